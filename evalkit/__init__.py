@@ -1,0 +1,1 @@
+"""evalkit: metrics (IS, FID, KID, MS-SSIM), timing and model comparison."""

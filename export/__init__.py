@@ -1,0 +1,1 @@
+"""export: ONNX export of trained generators and onnxruntime sampling."""

@@ -1,0 +1,1 @@
+"""study_app: the human real-vs-fake study (Streamlit), its storage and analysis."""

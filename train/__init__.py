@@ -1,0 +1,1 @@
+"""train: data, models, losses and the training loop for GAN-driven apparel patterns."""
