@@ -40,6 +40,7 @@ def streamlit_command(address: str, port: int) -> list[str]:
             "--server.fileWatcherType", "none",
             "--server.runOnSave", "false",
             "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal",
             "--server.address", address,
             "--server.port", str(port)]
 
