@@ -41,6 +41,8 @@ def streamlit_command(address: str, port: int) -> list[str]:
             "--server.runOnSave", "false",
             "--browser.gatherUsageStats", "false",
             "--client.toolbarMode", "minimal",
+            "--theme.base", "light",
+            "--theme.primaryColor", "#1f4e79",
             "--server.address", address,
             "--server.port", str(port)]
 

@@ -13,12 +13,19 @@ PG_BASE = os.environ.get("STUDY_PG_URL", "postgresql+psycopg://study:study@127.0
 
 
 def _pattern(rng: np.random.Generator, h: int, w: int, smooth: bool) -> np.ndarray:
-    """A small textured RGB pattern: stripes + noise (real) or blotches (generated-looking)."""
+    """A small ink-wash-like pattern: blurred ink blots and washes on paper; `smooth` ones have
+    less fine grain (as generated images often do)."""
+    from scipy.ndimage import gaussian_filter
+    field = gaussian_filter(rng.normal(size=(h, w)), sigma=rng.uniform(2, 6), mode="wrap")
     y, x = np.mgrid[0:h, 0:w]
-    f = rng.uniform(0.05, 0.4, 3)
-    base = 127 + 100 * np.sin(x[..., None] * f + y[..., None] * f[::-1] + rng.uniform(0, 6, 3))
-    noise = rng.normal(0, 6 if smooth else 30, (h, w, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
+    wave = np.sin((x * rng.uniform(0.05, 0.2) + y * rng.uniform(0.05, 0.2)) + rng.uniform(0, 6))
+    ink = np.clip((field - field.mean()) / (field.std() + 1e-6) * 0.5 + 0.4 * wave + 0.2, 0, 1)
+    ink = ink ** rng.uniform(1.0, 2.0)
+    if not smooth:
+        ink = np.clip(ink + rng.normal(0, 0.06, (h, w)), 0, 1)
+    paper = np.array([242, 236, 224], np.float64)
+    colour = np.array(rng.choice([[31, 58, 96], [40, 40, 45], [120, 40, 45], [40, 90, 80]]), np.float64)
+    return np.clip(paper * (1 - ink[..., None]) + colour * ink[..., None], 0, 255).astype(np.uint8)
 
 
 def write_folder(folder: Path, n: int, size: tuple[int, int], seed: int, smooth: bool,

@@ -107,7 +107,7 @@ def test_respondent_completes_study_in_chromium_with_reload(server, study, sqlit
     answers, shown = {}, {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page = browser.new_page(viewport={"width": 1000, "height": 1100})
         page.set_default_timeout(30_000)
         page.goto(server)
 
@@ -118,8 +118,11 @@ def test_respondent_completes_study_in_chromium_with_reload(server, study, sqlit
 
         # Demographics: an empty submit is refused with messages, then the form is filled.
         page.get_by_text("A few questions about you").wait_for()
+        _shot(page, "demographics")
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_text("Please choose your age band.")).to_be_visible()
+        expect(page.get_by_text("Please complete the answers marked in red.")).to_be_visible()
+        _shot(page, "demographics_validation")
         page.get_by_text("Female", exact=True).click()
         page.locator('[data-testid="stSelectbox"] input').click()
         page.keyboard.type("21-30")
@@ -127,7 +130,6 @@ def test_respondent_completes_study_in_chromium_with_reload(server, study, sqlit
         expect(page.get_by_role("combobox", name="Age")).to_have_value("21-30")
         page.get_by_text("Yes", exact=True).click()
         page.get_by_label("Your background in a few words").fill("Textile design student")
-        _shot(page, "demographics")
         page.get_by_role("button", name="Continue").click()
 
         # Instructions.
