@@ -408,10 +408,11 @@ class Store:
                 answer=answer, shown_at=_naive_utc(shown_at),
                 answered_at=_naive_utc(answered_at) or utcnow(),
                 response_ms=None if response_ms is None else int(response_ms),
-            ).on_conflict_do_nothing())
+            ).on_conflict_do_nothing().returning(trials.c.id))
+            inserted = result.first() is not None   # (rowcount is -1 with RETURNING on psycopg)
         with self._lock:
             self._consented.add(respondent_id)
-        return result.rowcount == 1
+        return inserted
 
     def finish(self, respondent_id: int, at: datetime | None = None) -> str:
         """Mark a respondent whose every trial is answered as finished; returns the completion
