@@ -96,7 +96,18 @@ def make_study(db: str, folders: dict[str, Path], name: str = "pilot", **kw) -> 
     return create_study(cfg)
 
 
+@pytest.fixture(scope="session")
+def study_template(tiny_folders, tmp_path_factory) -> tuple[Path, dict]:
+    """A 25 + 25 study built once per session (SQLite file + images), copied by `study`."""
+    root = tmp_path_factory.mktemp("study_template")
+    summary = make_study(f"sqlite:///{root / 'study.db'}", tiny_folders, image_dir=root / "images")
+    return root / "study.db", summary
+
+
 @pytest.fixture
-def study(sqlite_url, tiny_folders, tmp_path) -> dict:
-    """A 25 + 25 study on SQLite with images under tmp_path."""
-    return make_study(sqlite_url, tiny_folders, image_dir=tmp_path / "images")
+def study(sqlite_url, study_template) -> dict:
+    """A fresh copy of the template study in this test's `sqlite_url` database."""
+    import shutil
+    from sqlalchemy.engine import make_url
+    shutil.copyfile(study_template[0], make_url(sqlite_url).database)
+    return dict(study_template[1])
