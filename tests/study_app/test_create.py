@@ -183,3 +183,24 @@ def test_folders_of_mixed_sizes_are_cropped_to_squares(sqlite_url, tmp_path):
     assert s["generator_resolution"] == 256 and s["generated"] == 6   # same folder twice: 2 models
     for row in Store(sqlite_url).images_frame("mixed").itertuples():
         assert Image.open(row.path).size == (256, 256)
+
+
+def test_serve_dry_run_prints_the_production_streamlit_command(study, sqlite_url, capsys):
+    assert cli(["--db", sqlite_url, "--port", "8765", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"STUDY_DB_URL={sqlite_url}" in out and f"STUDY_NAME={study['name']}" in out
+    for setting in ("--server.headless true", "--server.fileWatcherType none",
+                    "--server.runOnSave false", "--browser.gatherUsageStats false",
+                    "--server.address 127.0.0.1", "--server.port 8765"):
+        assert setting in out
+    assert out.split()[3:6] == ["-m", "streamlit", "run"]
+
+
+def test_serve_refuses_a_database_without_a_study(sqlite_url, caplog):
+    assert cli(["--db", sqlite_url, "--dry-run"]) == 2
+    assert "holds no study" in caplog.text
+
+
+def test_serve_refuses_an_unknown_study(study, sqlite_url, caplog):
+    assert cli(["--db", sqlite_url, "--study", "nope", "--dry-run"]) == 2
+    assert "--study nope: no such study" in caplog.text
