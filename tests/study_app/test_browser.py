@@ -168,8 +168,9 @@ def test_respondent_completes_study_in_chromium_with_reload(server, study, sqlit
                 page.get_by_text("21 of 50", exact=True).wait_for()
                 page.reload()
         page.get_by_text("Thank you for taking part!").wait_for()
-        _shot(page, "thank_you")
+        expect(page.locator('[data-testid="stCode"]')).to_have_text(re.compile(r"\s*[A-Z2-9]{10}\s*"))
         code = page.locator('[data-testid="stCode"]').inner_text().strip()
+        _shot(page, "thank_you")
         browser.close()
 
     # The database holds exactly the 50 answers given, each for the image that was shown.
