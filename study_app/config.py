@@ -96,5 +96,7 @@ class StudyConfig:
     catch: int = 0                       # attention-check trials
     consent_file: Path | None = None     # Markdown consent text (default: a built-in text)
     min_median_ms: int = 300             # exclusion rule: median response time floor (0 = off)
+    exclude_failed_catch: bool = True    # exclusion rule: a wrong answer on any catch trial
+    exclude_identical_answers: bool = True   # exclusion rule: the same answer on every main trial
     seed: int = 0                        # seed for subsets and sampling
     device: str = "auto"                 # ONNX execution device for --model: auto | cpu | cuda

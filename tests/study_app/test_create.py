@@ -94,11 +94,14 @@ def test_render_catch_draws_the_expected_answer():
 def test_cli_create_prints_the_serve_command(sqlite_url, tiny_folders, tmp_path, capsys):
     rc = cli(["create", "--name", "cli", "--real", str(tiny_folders["real"]),
               "--fake", f"m={tiny_folders['fake_a']}", "--fake", f"n={tiny_folders['fake_b']}",
-              "--db", sqlite_url, "--image-dir", str(tmp_path / "imgs"), "--disclose-ratio"])
+              "--db", sqlite_url, "--image-dir", str(tmp_path / "imgs"), "--disclose-ratio",
+              "--no-exclude-identical-answers", "--min-median-ms", "200"])
     assert rc == 0
     assert capsys.readouterr().out.strip() == f"python -m study_app --db '{sqlite_url}' --study cli"
     s = Store(sqlite_url).get_study("cli")
     assert s["disclose_ratio"] is True and s["models"] == ["m", "n"]
+    assert (s["exclude_identical_answers"], s["exclude_failed_catch"], s["min_median_response_ms"]) == \
+        (False, True, 200)
 
 
 @pytest.mark.parametrize("change, message", [
