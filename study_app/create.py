@@ -127,7 +127,10 @@ def gather(cfg: StudyConfig) -> tuple[list[Source], dict[str, list[Source]], int
         if cfg.n < 1:
             raise CreateError("--n: give the number of fakes to sample from --model (>= 1)")
         from export import load_sampler   # the one place study_app uses export
-        sampler = load_sampler(path, device=cfg.device)
+        try:
+            sampler = load_sampler(path, device=cfg.device)
+        except (ValueError, RuntimeError) as e:   # export's ModelFileError / DeviceError
+            raise CreateError(f"--model {path}: {e}") from e
         name = name or _default_model_name(path)
         log.info("sampling %d fakes from %s on %s", cfg.n, path, sampler.provider)
         labels = None

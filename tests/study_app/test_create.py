@@ -207,3 +207,38 @@ def test_serve_refuses_a_database_without_a_study(sqlite_url, caplog):
 def test_serve_refuses_an_unknown_study(study, sqlite_url, caplog):
     assert cli(["--db", sqlite_url, "--study", "nope", "--dry-run"]) == 2
     assert "--study nope: no such study" in caplog.text
+
+
+@pytest.mark.slow
+def test_fakes_sampled_from_a_real_exported_generator(sqlite_url, tiny_folders, tmp_path):
+    torch = pytest.importorskip("torch")
+    from export.onnx_export import export_run
+    from train import checkpoint, models
+    torch.manual_seed(0)
+    gen, critic = models.build("paper", 64, 100, 0, "layer")
+    run = tmp_path / "runs" / "tiny"
+    checkpoint.save_checkpoint(run / "checkpoints" / "latest.pt", {
+        "model": {"name": "paper", "resolution": 64, "latent_dim": 100, "num_classes": 0,
+                  "critic_norm": "layer", "class_names": []},
+        "config": {"model": "paper", "resolution": 64, "seed": 0},
+        "generator": gen.state_dict(), "critic": critic.state_dict(), "generator_ema": None,
+        "iteration": 0})
+    onnx = export_run(run, ema=False)
+    rc = cli(["create", "--name", "onnx", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+              "--n", "26", "--device", "cpu", "--db", sqlite_url, "--image-dir", str(tmp_path / "o")])
+    assert rc == 0
+    store = Store(sqlite_url)
+    frame = store.images_frame("onnx")
+    fakes = frame[frame["is_generated"]]
+    assert len(fakes) == 26 and set(fakes["model"]) == {"tiny"}
+    assert store.get_study("onnx")["generator_resolution"] == 64
+    assert len({len(Path(p).read_bytes()) for p in frame["path"]}) == 1
+
+
+def test_a_broken_model_file_is_refused_with_one_line(sqlite_url, tiny_folders, tmp_path, caplog):
+    pytest.importorskip("export.sampler")
+    onnx = tmp_path / "generator.onnx"
+    onnx.write_bytes(b"not an onnx graph")
+    rc = cli(["create", "--name", "bad", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+              "--n", "26", "--device", "cpu", "--db", sqlite_url])
+    assert rc == 2 and f"--model {onnx}" in caplog.text
