@@ -276,12 +276,11 @@ def _practice_feedback(plan_len_practice: int) -> bool:
     if fb is None:
         return False
     _, trial_index, answer, truth = fb
-    label = {"real": "real", "generated": "generated"}[truth]
     st.markdown(f"##### Practice {trial_index + 1} of {plan_len_practice}")
     if answer == truth:
-        st.success(f"Correct: this pattern is {label}.")
+        st.success(f"Correct: this pattern is {truth}.")
     else:
-        st.warning(f"Not quite: this pattern is {label}.")
+        st.warning(f"Not quite: this pattern is {truth}.")
     if trial_index + 1 == plan_len_practice:
         st.info("That was the last practice image. The study starts with the next image.")
     st.button("Next", key=f"practice_next_{trial_index}", type="primary", on_click=_next)
@@ -302,7 +301,10 @@ def trials_page() -> None:
     fb = st.session_state.feedback
     if fb is not None and fb[0] == r["respondent_id"] and _practice_feedback(n_practice):
         return
-    i = min(set(range(len(plan))) - r["answered"])
+    remaining = set(range(len(plan))) - r["answered"]
+    if not remaining:     # the last answer came from another tab since routing: go to thanks
+        st.rerun()
+    i = min(remaining)
     info = pool[plan[i]]
     practice = info.kind == "practice"
     if practice:

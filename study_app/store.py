@@ -171,6 +171,7 @@ class Store:
         self._plans: dict[int, list[str]] = {}        # respondent id -> plan (immutable once made)
         self._pools: dict[int, dict[str, ImageInfo]] = {}   # study id -> its images (immutable)
         self._consented: set[int] = set()
+        self._studies: dict[str, dict] = {}
         self._init_schema()
 
     # Engine and transactions.
@@ -270,15 +271,22 @@ class Store:
     def get_study(self, name: str) -> dict:
         """A study as a flat dict: id, name, created_at, consent_version, consent_text, image_dir and
         every StudyOptions field (per_class, disclose_ratio, practice, catch, exclusion rules, ...)."""
+        with self._lock:
+            cached = self._studies.get(name)
+        if cached is not None:
+            return {**cached, "models": list(cached["models"])}
         with self._read() as conn:
             row = conn.execute(sa.select(studies).where(studies.c.name == name)).mappings().first()
         if row is None:
             raise StoreError(f"--study {name}: no such study in this database; "
                              f"known: {', '.join(self.study_names()) or 'none'}")
         opts = StudyOptions.from_dict(json.loads(row["options"]))
-        return {"id": row["id"], "name": row["name"], "created_at": row["created_at"],
-                "consent_version": row["consent_version"], "consent_text": row["consent_text"],
-                "image_dir": row["image_dir"], **opts.to_dict()}
+        study = {"id": row["id"], "name": row["name"], "created_at": row["created_at"],
+                 "consent_version": row["consent_version"], "consent_text": row["consent_text"],
+                 "image_dir": row["image_dir"], **opts.to_dict()}
+        with self._lock:
+            self._studies[name] = study    # a study never changes once created
+        return {**study, "models": list(study["models"])}
 
     def study_options(self, name: str) -> StudyOptions:
         """The StudyOptions a study was created with."""
