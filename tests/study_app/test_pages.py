@@ -201,3 +201,24 @@ def test_unknown_link_says_so_and_offers_a_new_session(study, open_app):
 def test_empty_database_says_no_study_is_available(open_app):
     at = open_app()
     assert "No study is available at this address." in _texts(at)
+
+
+@pytest.mark.db
+def test_respondent_path_on_postgresql(pg_url, tiny_folders, tmp_path, monkeypatch):
+    make_study(pg_url, tiny_folders, name="pg", per_class=5, image_dir=tmp_path / "i")
+    monkeypatch.setenv("STUDY_DB_URL", pg_url)
+    monkeypatch.delenv("STUDY_NAME", raising=False)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    _click(at, "consent_agree")
+    _fill_demographics(at)
+    _click(at, "instructions_start")
+    for k in range(1, 4):
+        assert _progress(at) == f"{k} of 10"
+        _answer(at, "real")
+    again = AppTest.from_file(APP, default_timeout=30)
+    again.query_params["pid"] = at.query_params["pid"]
+    again.run()
+    assert _progress(again) == "4 of 10"
+    store = Store(pg_url)
+    assert store.trials_frame("pg")["answer"].tolist() == ["real"] * 3
+    store.close()
