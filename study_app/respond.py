@@ -106,7 +106,7 @@ def route(current: st.Page, by_stage: dict[str, st.Page]) -> None:
     else:
         want = stage_of(r)
     if mine[current.url_path] != want:
-        st.switch_page(by_stage[want], query_params={"pid": pid} if pid and r else None)
+        st.switch_page(by_stage[want], query_params={"pid": pid} if pid else None)
 
 
 def _header() -> None:

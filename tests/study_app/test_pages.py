@@ -222,3 +222,4 @@ def test_respondent_path_on_postgresql(pg_url, tiny_folders, tmp_path, monkeypat
     store = Store(pg_url)
     assert store.trials_frame("pg")["answer"].tolist() == ["real"] * 3
     store.close()
+
