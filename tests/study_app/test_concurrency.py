@@ -1,5 +1,6 @@
 """Many threads answering for many respondents at once, every answer sent twice at the same
-moment (a double click, a second tab): 0 answers lost, 0 duplicated, on SQLite and PostgreSQL."""
+moment (a double click, a second tab) through two separate Stores: 0 answers lost, 0
+duplicated, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import collections
@@ -44,10 +45,14 @@ def test_double_submitted_concurrent_answers_are_neither_lost_nor_duplicated(db_
     results: dict[tuple[int, int], list[bool]] = collections.defaultdict(list)
     errors = []
 
-    def submit(job, barrier):
+    # The two copies go through two Store objects (two engines and pools), as two app servers
+    # behind a load balancer would send them.
+    servers = [store, Store(db_url)]
+
+    def submit(job, barrier, server):
         try:
             barrier.wait(timeout=30)
-            results[job].append(store.record_answer(job[0], job[1], wanted[job], response_ms=1))
+            results[job].append(server.record_answer(job[0], job[1], wanted[job], response_ms=1))
         except Exception as e:   # noqa: BLE001 - collected and asserted below
             errors.append(repr(e))
 
@@ -57,7 +62,8 @@ def test_double_submitted_concurrent_answers_are_neither_lost_nor_duplicated(db_
             futures = []
             for job in batch:
                 barrier = threading.Barrier(2)
-                futures += [pool.submit(submit, job, barrier), pool.submit(submit, job, barrier)]
+                futures += [pool.submit(submit, job, barrier, servers[0]),
+                            pool.submit(submit, job, barrier, servers[1])]
             for f in futures:
                 f.result()
 
@@ -69,4 +75,5 @@ def test_double_submitted_concurrent_answers_are_neither_lost_nor_duplicated(db_
     assert not trials.duplicated(["respondent_id", "image_id"]).any()
     got = {(r.respondent_id, r.trial_index): r.answer for r in trials.itertuples()}
     assert got == wanted
-    store.close()
+    for server in servers:
+        server.close()
