@@ -228,10 +228,13 @@ class Store:
             if names & {"studies", "respondents", "trials"}:
                 raise StoreError(f"--db {shown}: has study-like tables but no schema_version table; "
                                  "not a study_app database, use another --db")
-            with self._write() as conn:
-                metadata.create_all(conn)
-                conn.execute(self._insert_ignore(schema_version)
-                             .values(version=SCHEMA_VERSION).on_conflict_do_nothing())
+            try:
+                with self._write() as conn:
+                    metadata.create_all(conn)
+                    conn.execute(self._insert_ignore(schema_version)
+                                 .values(version=SCHEMA_VERSION).on_conflict_do_nothing())
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+                pass   # another app server created the schema at the same moment; checked below
         with self._read() as conn:
             found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
         if found is None or found > SCHEMA_VERSION:

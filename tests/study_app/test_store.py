@@ -198,3 +198,13 @@ def test_plan_is_balanced_even_across_models_and_reproducible():
 def test_plan_refuses_a_pool_that_is_too_small():
     with pytest.raises(StoreError, match="needs 25 real"):
         draw_plan(_infos(n_real=10), StudyOptions(practice=2, catch=2), 0)
+
+
+def test_app_servers_starting_together_share_one_schema(db_url):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: Store(db_url), range(4)))
+    with stores[0].engine.connect() as c:
+        assert c.execute(sa.text("SELECT COUNT(*) FROM schema_version")).scalar() == 1
+    for s in stores:
+        s.close()
