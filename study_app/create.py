@@ -245,8 +245,8 @@ def create_study(cfg: StudyConfig) -> dict:
                         "model": source.model if kind != "catch" else None, "kind": kind,
                         "path": str(path), "source": source.label,
                         "sha256": hashlib.sha256(png).hexdigest(), "png": png})
-    study_id = store.create_study(cfg.name, options, text, consent_version(text), str(image_dir))
-    store.add_images(study_id, records)
+    # Study and images in one transaction: a failure leaves no half-made study behind.
+    store.create_study(cfg.name, options, text, consent_version(text), str(image_dir), records)
     store.close()
     counts = {k: sum(1 for r in records if r["kind"] == k) for k in ("main", "practice", "catch")}
     return {"name": cfg.name, "db": db_url, "image_dir": str(image_dir), "models": sorted(fakes),

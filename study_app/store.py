@@ -250,15 +250,19 @@ class Store:
 
     # Studies and images.
     def create_study(self, name: str, options: StudyOptions, consent_text: str,
-                     consent_version: str, image_dir: str) -> int:
-        """Add a study; raises StoreError if the name is taken. Returns its id."""
+                     consent_version: str, image_dir: str, image_rows: list[dict] | None = None) -> int:
+        """Add a study (and its images, in the same transaction, when given); raises StoreError
+        if the name is taken. Returns its id."""
         if name in self.study_names():
             raise StoreError(f"--name {name}: a study with this name exists; choose another name")
         with self._write() as conn:
-            return conn.execute(studies.insert().values(
+            study_id = conn.execute(studies.insert().values(
                 name=name, created_at=utcnow(), options=json.dumps(options.to_dict()),
                 consent_version=consent_version, consent_text=consent_text, image_dir=image_dir,
             ).returning(studies.c.id)).scalar_one()
+            if image_rows:
+                conn.execute(images.insert(), [{**r, "study_id": study_id} for r in image_rows])
+        return study_id
 
     def add_images(self, study_id: int, rows: list[dict]) -> None:
         """Insert a study's images (dicts with the images columns except study_id), one transaction."""
