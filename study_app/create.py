@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from sqlalchemy.engine import make_url
 
 from study_app import images as img
@@ -36,8 +37,7 @@ class Source:
     pixels: np.ndarray | None = None   # uint8 HWC, for sampled fakes
     label: str = ""                    # where it came from, for the images table (analysts only)
 
-    def open(self):
-        from PIL import Image
+    def open(self) -> Image.Image:
         return img.load_rgb(self.path) if self.path is not None else Image.fromarray(self.pixels, "RGB")
 
 
@@ -113,7 +113,6 @@ def gather(cfg: StudyConfig) -> tuple[list[Source], dict[str, list[Source]], int
             raise CreateError(f"--fake {spec}: model name {name!r} empty or repeated; use NAME=DIR")
         fakes[name] = _image_sources(Path(path), "--fake", True, name)
         for s in fakes[name]:
-            from PIL import Image
             try:
                 with Image.open(s.path) as im:
                     sizes.append(min(im.size))

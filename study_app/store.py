@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -175,12 +176,11 @@ class Store:
         self._init_schema()
 
     # Engine and transactions.
-    def _make_engine(self, u) -> sa.Engine:
+    def _make_engine(self, u: sa.URL) -> sa.Engine:
         if self.dialect == "postgresql":
             return sa.create_engine(u, pool_pre_ping=True, pool_size=10, max_overflow=20)
         memory = u.database in (None, "", ":memory:")
         if not memory:
-            from pathlib import Path
             Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             u, connect_args={"timeout": 30, "check_same_thread": False},
