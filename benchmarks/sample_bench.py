@@ -160,15 +160,24 @@ def paper_measure(run: Path, n_images: int, n_measured: int, threads: int, tmp: 
 
 def write_md(path: Path, prov: dict, rows: list[dict], tune: list[dict], paper: list[dict]) -> None:
     hw = prov["hardware"]
+    load = [*hw["load_average_at_start"], *hw.get("load_average_at_end", [])]
+    busy = max(load) > hw["cores"]
     lines = ["# Sampling speed: PyTorch eager vs onnxruntime (fp32, fp16)", "",
              f"- command: `{prov['command']}`", f"- commit: {prov['commit']}", f"- date: {prov['date']}",
              f"- hardware: {hw['cpu']}, {hw['cores']} cores, GPU: {hw['gpu']} "
-             f"(load average at start {', '.join(f'{x:.1f}' for x in hw['load_average_at_start'])})",
+             f"(load average at start {', '.join(f'{x:.1f}' for x in hw['load_average_at_start'])}; at end "
+             f"{', '.join(f'{x:.1f}' for x in hw.get('load_average_at_end', []))})",
              f"- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
              "- model: the paper generator (Table 3) with **random weights** (BatchNorm statistics randomised): "
              "speed does not depend on the weight values.",
              "- the machine is shared with other jobs and noisy; engines were timed in interleaved rounds, "
              "so compare the ratios (measured side by side) rather than absolute figures.",
+             *(["- **the CPU was oversubscribed during this run** (load average above the core count): absolute "
+                "figures are far below a quiet machine's, and PyTorch's OpenMP thread pool suffers most from "
+                "competing jobs (worst at batch 1); the session-settings table is within that noise."] if busy else []),
+             "- ort-fp16 on the CPU provider: onnxruntime has no x86 fp16 kernels for most of these ops and "
+             "inserts casts to fp32 around them, so the fp16 file is not expected to be faster on a CPU; it is "
+             "meant for GPUs.",
              "- **GPU rows are missing**: no GPU was available in this session (onnxruntime-gpu runs on its CPU "
              "provider here).", "",
              "| px | batch | engine | s / batch (median) | images/s | vs PyTorch eager |",
@@ -205,7 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--measured-256", type=int, default=256,
                    help="images really generated at 256 px for the paper's measure (scaled to --n-images)")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "sample_bench")
+    p.add_argument("--md-from-json", action="store_true",
+                   help="only rewrite OUT.md from an existing OUT.json (no timing)")
     args = p.parse_args(argv)
+    if args.md_from_json:
+        data = json.loads(args.out.with_suffix(".json").read_text())
+        write_md(args.out.with_suffix(".md"), data["provenance"], data["rows"], data["ort_tuning"],
+                 data["paper_measure"])
+        return 0
     prov = provenance(argv)
     threads = os.cpu_count() or 1
     rows, tune, paper = [], [], []

@@ -111,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
             return onnx_main(rest)
         if verb == "sample":
             return sample_main(rest)
-        from export import design  # helper "design" writes export/design.py
+        try:
+            from export import design  # export/design.py (design sheets)
+        except ModuleNotFoundError as e:
+            if e.name != "export.design":
+                raise
+            print("error: design: export/design.py is not part of this installation", file=sys.stderr)
+            return 2
         return design.main(rest)
     except (ValueError, FileNotFoundError, DeviceError) as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)

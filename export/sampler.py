@@ -135,7 +135,8 @@ class Sampler:
         """float32 (n, latent_dim) from numpy default_rng(seed).standard_normal: the same everywhere."""
         return make_latents(n, self.latent_dim, seed)
 
-    def _labels(self, n: int, labels) -> np.ndarray | None:
+    def resolve_labels(self, n: int, labels=None) -> np.ndarray | None:
+        """Labels for n images: None for unconditional models; one class, (n,) classes, or None (cycle)."""
         if self.num_classes == 0:
             if labels is not None:
                 raise ValueError(f"labels: {self.path} is unconditional; pass labels=None")
@@ -174,7 +175,7 @@ class Sampler:
             raise ValueError(f"latents: expected shape (n, {self.latent_dim}), got {latents.shape}")
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
-        y = self._labels(len(latents), labels)
+        y = self.resolve_labels(len(latents), labels)
         for i in range(0, len(latents), batch_size):
             yield self._run(latents[i:i + batch_size], None if y is None else y[i:i + batch_size])
 
