@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from scipy import ndimage
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +117,9 @@ def _generate(folder: Path, per_style: int, workers: int | None) -> None:
 def _make_one(root: str, style: str, i: int) -> str:
     """Render image i of `style` and write it in its drawn format; returns its relative path."""
     rng = np.random.default_rng([SEED, STYLES.index(style), i])
-    rgb, density = render(style, rng)
+    rgb, density, accent = render(style, rng)
     kind = rng.choice(["png", "png", "png", "png", "grey", "jpeg", "jpeg", "rgba"])
-    colourful = float(np.ptp(rgb.astype(np.int16), axis=2).max()) > 40
-    if kind == "grey" and colourful:
+    if kind == "grey" and accent:
         kind = "png"
     stem = f"{style}/{style}_{i:03d}"
     if kind == "jpeg":
@@ -145,7 +143,7 @@ def _make_one(root: str, style: str, i: int) -> str:
 def _noise(h: int, w: int, cell: float, rng: np.random.Generator) -> np.ndarray:
     """Smooth value noise in about [-1, 1], features about `cell` px across; float32 (h, w)."""
     gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
-    g = rng.standard_normal((gh, gw)).astype(np.float32)
+    g = rng.standard_normal((gh, gw), dtype=np.float32)
     im = Image.fromarray(g, "F").resize((w, h), Image.Resampling.BICUBIC)
     return np.asarray(im) * 0.9
 
@@ -159,10 +157,6 @@ def _fractal(h: int, w: int, cell: float, rng: np.random.Generator, octaves: int
         amp *= 0.5
         cell /= 2.0
     return out / total
-
-
-def _blur(a: np.ndarray, radius: float) -> np.ndarray:
-    return ndimage.gaussian_filter(a.astype(np.float32), radius)
 
 
 def _upsample(a: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -280,15 +274,18 @@ def splatter_layer(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
             a, dist, rr = rng.uniform(0, 2 * math.pi), r * rng.uniform(1.2, 3.0), r * rng.uniform(0.05, 0.25)
             qx, qy = px + dist * math.cos(a), py + dist * math.sin(a)
             draw.ellipse([qx - rr, qy - rr, qx + rr, qy + rr], fill=int(rng.uniform(120, 230)))
-    yy, xx = np.ogrid[0:h, 0:w]
-    mist = (rng.random((h, w)) < rng.uniform(0.0003, 0.002)) * np.clip(1 - np.hypot(xx - cx, yy - cy) / (0.6 * m), 0, 1)
-    a = np.maximum(np.asarray(img).astype(np.float32) / 255.0, mist.astype(np.float32))
+    n_mist = int(h * w * rng.uniform(0.0003, 0.002))
+    mx, my = rng.normal(cx, 0.3 * m, n_mist), rng.normal(cy, 0.3 * m, n_mist)
+    for px, py, v in zip(mx, my, rng.uniform(100, 255, n_mist)):
+        draw.point((float(px), float(py)), fill=int(v))
     # Wet outlines: blur, warp the level with noise, re-threshold softly; pigment gathers at rims.
-    soft = _blur(a, max(0.8, m / 500))
+    def blur(im: Image.Image, radius: float) -> np.ndarray:
+        return np.asarray(im.filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32) / 255.0
+    soft = blur(img, max(0.8, m / 500))
     level = soft + soft * (1 - soft) * 1.2 * _noise(h, w, max(2.0, m / 150), rng)  # noise only at edges
     shape = np.clip((level - 0.2) / 0.15, 0, 1)
-    tone = _blur(a, max(1.5, m / 200)) / (soft + 1e-3)
-    rim = np.clip(shape - _blur(shape, max(1.0, m / 400)), 0, 1)
+    tone = blur(img, max(1.5, m / 200)) / (soft + 1e-3)
+    rim = np.clip(shape - blur(Image.fromarray((shape * 255).astype(np.uint8)), max(1.0, m / 400)), 0, 1)
     return np.clip(shape * np.clip(tone, 0.35, 1.0) * 0.85 + 0.35 * rim, 0, 1)
 
 
@@ -296,12 +293,12 @@ def paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Warm white paper with mottling and fibre grain; float32 (h, w, 3) in [0, 1]."""
     base = np.array([246, 243, 236], np.float32) / 255 + rng.uniform(-0.01, 0.008)
     mottle = 0.008 * _fractal(h, w, min(h, w) / 4, rng, 3)
-    fibre = 0.012 * _noise(h, w, 1.2, rng) + 0.006 * rng.standard_normal((h, w)).astype(np.float32)
+    fibre = 0.014 * _noise(h, w, 1.2, rng)
     return np.clip(base[None, None, :] + (mottle + fibre)[..., None], 0, 1)
 
 
-def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One ink-wash image of `style`: (uint8 (H, W, 3), total ink density float32 (H, W))."""
+def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """One ink-wash image of `style`: (uint8 (H, W, 3), ink density float32 (H, W), accent name)."""
     side_long = int(rng.uniform(150, 1200))
     side_short = int(side_long * rng.uniform(0.55, 1.0))
     h, w = (side_long, side_short) if rng.random() < 0.5 else (side_short, side_long)
@@ -321,8 +318,10 @@ def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
             layers.append((pool_layer(h, w, rng, 0.5), INK))
         for _ in range(int(rng.integers(1, 3))):
             layers.append((splatter_layer(h, w, rng), INK))
+    accent = None
     if rng.random() < ACCENT_SHARE:
-        colour = ACCENTS[rng.choice(list(ACCENTS))]
+        accent = str(rng.choice(list(ACCENTS)))
+        colour = ACCENTS[accent]
         maker = {"pools": pool_layer, "strokes": stroke_layer, "splatter": splatter_layer}[style]
         layers.append((maker(h, w, rng) * rng.uniform(0.6, 1.0), colour))
     out = paper(h, w, rng)
@@ -331,7 +330,7 @@ def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
         c = np.asarray(colour, np.float32)
         out *= 1.0 - dens[..., None] * (1.0 - c)[None, None, :]
         total = np.maximum(total, dens)
-    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), total
+    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), total, accent
 
 
 def _png_header_only(width: int, height: int) -> bytes:
