@@ -170,7 +170,7 @@ def pool_layer(h: int, w: int, rng: np.random.Generator, scale: float = 1.0) -> 
     m = min(lh, lw)
     yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
     cy, cx = rng.uniform(0.15, 0.85) * lh, rng.uniform(0.15, 0.85) * lw
-    r = rng.uniform(0.18, 0.5) * m * scale
+    r = rng.uniform(0.2, 0.55) * m * scale
     ang, aspect = rng.uniform(0, math.pi), rng.uniform(0.4, 1.0)
     u = ((xx - cx) * math.cos(ang) + (yy - cy) * math.sin(ang)) / r
     v = (-(xx - cx) * math.sin(ang) + (yy - cy) * math.cos(ang)) / (r * aspect)
@@ -206,9 +206,9 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
     img = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(img)
     n = 120
-    length = rng.uniform(0.5, 1.4) * m
+    length = rng.uniform(0.7, 1.6) * m
     x, y = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h
-    heading = rng.uniform(0, 2 * math.pi)
+    heading = math.atan2(h / 2 - y, w / 2 - x) + rng.normal(0, 0.7)  # across the sheet, not off it
     turn = np.cumsum(rng.normal(0, 0.04, n)) + np.linspace(0, rng.normal(0, 1.2), n)
     step = length / n
     pts = np.empty((n, 2))
@@ -218,9 +218,9 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
     tang = np.gradient(pts, axis=0)
     nrm = np.stack([-tang[:, 1], tang[:, 0]], 1) / (np.linalg.norm(tang, axis=1, keepdims=True) + 1e-6)
     s = np.linspace(0, 1, n)
-    width = rng.uniform(0.05, 0.2) * m * width_scale
+    width = rng.uniform(0.07, 0.25) * m * width_scale
     # Pressure: the brush lands (blunt start), presses, and lifts towards the end.
-    pressure = np.clip(rng.uniform(0.6, 0.9) + 0.4 * np.minimum(s / 0.1, 1) - rng.uniform(0.2, 0.7) * s ** rng.uniform(1.5, 4), 0.15, 1)
+    pressure = np.clip(rng.uniform(0.3, 0.6) + 0.4 * np.minimum(s / 0.08, 1) ** 0.5 - rng.uniform(0.2, 0.7) * s ** rng.uniform(1.5, 4), 0.15, 1)
     # Each bristle runs dry at its own point along the stroke (outer bristles first); past it,
     # ink comes off in broken streaks (dry brush), then not at all.
     dry_at = rng.uniform(0.35, 1.3)
@@ -246,7 +246,7 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
             k = j
     a = np.asarray(img.filter(ImageFilter.GaussianBlur(max(0.6, m / 600)))).astype(np.float32) / 255.0
     # Dry ink skips the valleys of the paper's texture.
-    return np.clip(a * np.clip(0.9 + 0.5 * _noise(h, w, 1.5, rng), 0, 1) ** (1 - a), 0, 1)
+    return np.clip(a * (1 - 0.5 * (1 - a) * np.clip(-_noise(h, w, 1.5, rng), 0, 1)), 0, 1)
 
 
 def splatter_layer(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -259,10 +259,10 @@ def splatter_layer(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     ang = rng.uniform(0, 2 * math.pi)
     ca, sa = math.cos(ang), math.sin(ang)
     spread_along, spread_across = rng.uniform(0.15, 0.5) * m, rng.uniform(0.04, 0.15) * m
-    for _ in range(int(rng.integers(30, 160))):
+    for _ in range(int(rng.integers(60, 300))):
         t, o = rng.normal(0, spread_along), rng.normal(0, spread_across)
         px, py = cx + t * ca - o * sa, cy + t * sa + o * ca
-        r = float(np.clip(rng.lognormal(math.log(0.005 * m), 0.8), 0.7, 0.04 * m))
+        r = float(np.clip(rng.lognormal(math.log(0.007 * m), 0.8), 0.7, 0.05 * m))
         e = 1 + rng.exponential(0.5)                            # elongated along the flick
         pts = [(px + r * (e * math.cos(a) * ca - math.sin(a) * sa / e ** 0.5),
                 py + r * (e * math.cos(a) * sa + math.sin(a) * ca / e ** 0.5)) for a in np.linspace(0, 2 * math.pi, 10)]
@@ -274,7 +274,7 @@ def splatter_layer(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
             a, dist, rr = rng.uniform(0, 2 * math.pi), r * rng.uniform(1.2, 3.0), r * rng.uniform(0.05, 0.25)
             qx, qy = px + dist * math.cos(a), py + dist * math.sin(a)
             draw.ellipse([qx - rr, qy - rr, qx + rr, qy + rr], fill=int(rng.uniform(120, 230)))
-    n_mist = int(h * w * rng.uniform(0.0003, 0.002))
+    n_mist = int(h * w * rng.uniform(0.00005, 0.0004))
     mx, my = rng.normal(cx, 0.3 * m, n_mist), rng.normal(cy, 0.3 * m, n_mist)
     for px, py, v in zip(mx, my, rng.uniform(100, 255, n_mist)):
         draw.point((float(px), float(py)), fill=int(v))
@@ -304,19 +304,19 @@ def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     h, w = (side_long, side_short) if rng.random() < 0.5 else (side_short, side_long)
     layers: list[tuple[np.ndarray, tuple]] = []
     if style == "pools":
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(2, 5))):
             layers.append((pool_layer(h, w, rng), INK))
         if rng.random() < 0.4:
             layers.append((stroke_layer(h, w, rng, 0.6), INK))
     elif style == "strokes":
-        if rng.random() < 0.5:
-            layers.append((pool_layer(h, w, rng, 0.6) * 0.6, INK))
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(1, 3))):
+            layers.append((pool_layer(h, w, rng) * rng.uniform(0.3, 0.8), INK))
+        for _ in range(int(rng.integers(2, 6))):
             layers.append((stroke_layer(h, w, rng), INK))
     else:
-        if rng.random() < 0.6:
-            layers.append((pool_layer(h, w, rng, 0.5), INK))
-        for _ in range(int(rng.integers(1, 3))):
+        for _ in range(int(rng.integers(1, 4))):
+            layers.append((pool_layer(h, w, rng), INK))
+        for _ in range(int(rng.integers(1, 4))):
             layers.append((splatter_layer(h, w, rng), INK))
     accent = None
     if rng.random() < ACCENT_SHARE:
