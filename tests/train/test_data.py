@@ -94,13 +94,14 @@ def test_second_load_comes_from_the_cache_and_redecodes_only_changed_files(tiny_
     real = data.process_file
     monkeypatch.setattr(data, "process_file", lambda p, o: calls.append(p) or real(p, o))
     second = _load(tiny_folder, tmp_path)
-    assert calls == []
+    assert calls == [] and second.timing["files_decoded"] == 0
+    assert second.timing["files_from_cache"] == first.timing["files_decoded"] == len(first.report)
     assert np.array_equal(first.images_u8, second.images_u8) and first.report == second.report
     changed = tiny_folder / "pools/grey.png"
     st = changed.stat()
     os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     third = _load(tiny_folder, tmp_path)
-    assert [Path(p).name for p in calls] == ["grey.png"]
+    assert [Path(p).name for p in calls] == ["grey.png"] and third.timing["files_decoded"] == 1
     assert np.array_equal(first.images_u8, third.images_u8)
     other = _load(tiny_folder, tmp_path, fit="pad")  # other settings: another cache entry
     assert not np.array_equal(first.images_u8, other.images_u8)
