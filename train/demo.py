@@ -251,42 +251,53 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
 
 def splatter_layer(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Flicked droplets scattered along a direction, a few large drops and a fine mist, with
-    irregular wet outlines and darker drying rims."""
+    irregular wet outlines and slightly darker drying rims."""
     m = min(h, w)
-    img = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(img)
+    shape_im, tone_im = Image.new("L", (w, h), 0), Image.new("L", (w, h), 0)
+    ds, dt = ImageDraw.Draw(shape_im), ImageDraw.Draw(tone_im)
+
+    def drop(pts, tone: float) -> None:
+        ds.polygon(pts, fill=255)
+        dt.polygon(pts, fill=int(255 * tone))
+
+    def circle(x: float, y: float, r: float) -> list[tuple[float, float]]:
+        return [(x + r * math.cos(a), y + r * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16)]
+
     cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
     ang = rng.uniform(0, 2 * math.pi)
     ca, sa = math.cos(ang), math.sin(ang)
     spread_along, spread_across = rng.uniform(0.15, 0.5) * m, rng.uniform(0.04, 0.15) * m
+    base_tone = rng.uniform(0.5, 1.0)
     for _ in range(int(rng.integers(60, 300))):
         t, o = rng.normal(0, spread_along), rng.normal(0, spread_across)
         px, py = cx + t * ca - o * sa, cy + t * sa + o * ca
         r = float(np.clip(rng.lognormal(math.log(0.007 * m), 0.8), 0.7, 0.05 * m))
         e = 1 + rng.exponential(0.5)                            # elongated along the flick
         pts = [(px + r * (e * math.cos(a) * ca - math.sin(a) * sa / e ** 0.5),
-                py + r * (e * math.cos(a) * sa + math.sin(a) * ca / e ** 0.5)) for a in np.linspace(0, 2 * math.pi, 10)]
-        draw.polygon(pts, fill=int(rng.uniform(90, 255)))
+                py + r * (e * math.cos(a) * sa + math.sin(a) * ca / e ** 0.5)) for a in np.linspace(0, 2 * math.pi, 12)]
+        drop(pts, base_tone * rng.uniform(0.6, 1.0))
     for _ in range(int(rng.integers(0, 4))):                    # large drops with satellites
         px, py, r = rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h, rng.uniform(0.015, 0.05) * m
-        draw.ellipse([px - r, py - r, px + r, py + r], fill=int(rng.uniform(140, 255)))
+        drop(circle(px, py, r), rng.uniform(0.6, 1.0))
         for _ in range(int(rng.integers(3, 12))):
             a, dist, rr = rng.uniform(0, 2 * math.pi), r * rng.uniform(1.2, 3.0), r * rng.uniform(0.05, 0.25)
-            qx, qy = px + dist * math.cos(a), py + dist * math.sin(a)
-            draw.ellipse([qx - rr, qy - rr, qx + rr, qy + rr], fill=int(rng.uniform(120, 230)))
+            drop(circle(px + dist * math.cos(a), py + dist * math.sin(a), max(rr, 0.7)), rng.uniform(0.5, 1.0))
     n_mist = int(h * w * rng.uniform(0.00005, 0.0004))
     mx, my = rng.normal(cx, 0.3 * m, n_mist), rng.normal(cy, 0.3 * m, n_mist)
-    for px, py, v in zip(mx, my, rng.uniform(100, 255, n_mist)):
-        draw.point((float(px), float(py)), fill=int(v))
-    # Wet outlines: blur, warp the level with noise, re-threshold softly; pigment gathers at rims.
+    for px, py in zip(mx, my):
+        ds.point((float(px), float(py)), fill=255)
+        dt.point((float(px), float(py)), fill=int(255 * base_tone * 0.7))
+
     def blur(im: Image.Image, radius: float) -> np.ndarray:
         return np.asarray(im.filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32) / 255.0
-    soft = blur(img, max(0.8, m / 500))
-    level = soft + soft * (1 - soft) * 1.2 * _noise(h, w, max(2.0, m / 150), rng)  # noise only at edges
-    shape = np.clip((level - 0.2) / 0.15, 0, 1)
-    tone = blur(img, max(1.5, m / 200)) / (soft + 1e-3)
-    rim = np.clip(shape - blur(Image.fromarray((shape * 255).astype(np.uint8)), max(1.0, m / 400)), 0, 1)
-    return np.clip(shape * np.clip(tone, 0.35, 1.0) * 0.85 + 0.35 * rim, 0, 1)
+    # Wet outlines: blur the drop mask, warp its level with noise near the edge only, re-threshold
+    # softly; pigment gathers at the rim as a drop dries.
+    soft = blur(shape_im, max(0.8, m / 500))
+    level = soft + soft * (1 - soft) * 1.5 * _noise(h, w, max(2.0, m / 150), rng)
+    shape = np.clip((level - 0.35) / 0.2, 0, 1)
+    tone = blur(tone_im, max(1.0, m / 300)) / np.maximum(blur(shape_im, max(1.0, m / 300)), 0.05)
+    rim = np.clip(shape - blur(Image.fromarray((shape * 255).astype(np.uint8)), max(1.0, m / 300)), 0, 1)
+    return np.clip(shape * np.clip(tone, 0, 1) * 0.92 + 0.25 * rim, 0, 1)
 
 
 def paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
