@@ -144,7 +144,8 @@ def _noise(h: int, w: int, cell: float, rng: np.random.Generator) -> np.ndarray:
     """Smooth value noise in about [-1, 1], features about `cell` px across; float32 (h, w)."""
     gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
     g = rng.standard_normal((gh, gw), dtype=np.float32)
-    im = Image.fromarray(g, "F").resize((w, h), Image.Resampling.BICUBIC)
+    # Bilinear is enough for pixel-scale grain; larger features need bicubic to avoid facets.
+    im = Image.fromarray(g, "F").resize((w, h), Image.Resampling.BICUBIC if cell > 3 else Image.Resampling.BILINEAR)
     return np.asarray(im) * 0.9
 
 
@@ -336,12 +337,11 @@ def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
         maker = {"pools": pool_layer, "strokes": stroke_layer, "splatter": splatter_layer}[style]
         layers.append((maker(h, w, rng) * rng.uniform(0.6, 1.0), colour))
     out = paper(h, w, rng)
-    total = np.zeros((h, w), np.float32)
     for dens, colour in layers:
-        c = np.asarray(colour, np.float32)
-        out *= 1.0 - dens[..., None] * (1.0 - c)[None, None, :]
-        total = np.maximum(total, dens)
-    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), total, accent
+        for ch in range(3):   # transmission filter per channel, in place
+            out[..., ch] *= 1.0 - dens * (1.0 - colour[ch])
+    density = np.maximum.reduce([d for d, _ in layers])
+    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), density, accent
 
 
 def _png_header_only(width: int, height: int) -> bytes:
