@@ -303,9 +303,12 @@ def default_cache_dir() -> Path:
 
 
 def scan(root: Path) -> list[tuple[str, int, int]]:
-    """Every regular, non-hidden file under `root`: sorted (relative posix path, size, mtime_ns)."""
+    """Every regular file under `root`: sorted (relative posix path, size, mtime_ns).
+
+    Hidden entries (names starting with ".", such as .DS_Store or .git) are not scanned; symlinked
+    folders are followed once (a link cycle cannot loop)."""
     found = []
-    stack = [Path(root)]
+    stack, seen = [Path(root)], {os.path.realpath(root)}
     while stack:
         d = stack.pop()
         with os.scandir(d) as it:
@@ -313,7 +316,10 @@ def scan(root: Path) -> list[tuple[str, int, int]]:
                 if e.name.startswith("."):
                     continue
                 if e.is_dir(follow_symlinks=True):
-                    stack.append(Path(e.path))
+                    real = os.path.realpath(e.path)
+                    if real not in seen:
+                        seen.add(real)
+                        stack.append(Path(e.path))
                 elif e.is_file(follow_symlinks=True):
                     st = e.stat()
                     found.append((Path(e.path).relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))

@@ -161,3 +161,12 @@ def test_report_files_are_written(tiny_folder, tiny_expected, tmp_path):
     assert len(lines) == 1 + len(tiny_expected) + 25 - int(ds.is_original.sum())
     doc = json.loads(json_path.read_text())
     assert doc["counts"] == ds.summary_dict and len(doc["rows"]) == len(ds.report)
+
+
+def test_scan_skips_hidden_entries_and_survives_link_cycles(tiny_folder):
+    (tiny_folder / "pools" / "loop").symlink_to(tiny_folder, target_is_directory=True)
+    (tiny_folder / ".git").mkdir()
+    (tiny_folder / ".git" / "HEAD").write_text("ref")
+    paths = [p for p, _, _ in data.scan(tiny_folder)]
+    assert "pools/rgb.png" in paths and not any(".git" in p or "DS_Store" in p for p in paths)
+    assert len(paths) == len(set(paths)) == 23
