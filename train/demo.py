@@ -16,6 +16,7 @@ A minority of images carry one accent layer in vermilion, indigo or ochre.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -61,17 +62,17 @@ def demo_folder(cache_dir: Path | None = None, bad_files: bool = False, per_styl
     base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     name = DEMO_VERSION if per_style == PER_STYLE else f"{DEMO_VERSION}-n{per_style}"
     folder = base / name
-    if not (folder / ".complete").is_file():
+    if not _is_current(folder):
         _generate(folder, per_style, workers)
     if not bad_files:
         return folder
     bad = base / f"{name}-bad"
-    if not (bad / ".complete").is_file():
+    if not _is_current(bad):
         tmp = bad.with_name(f".{bad.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(folder, tmp, copy_function=_link_or_copy)
         write_bad_files(tmp)
-        (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "bad_files": True}))
+        (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "code": _code_hash(), "bad_files": True}))
         _replace_dir(tmp, bad)
     return bad
 
@@ -83,16 +84,33 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _code_hash() -> str:
+    """SHA-256 of this module's source: a set made by other code is regenerated, never reused."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _is_current(folder: Path) -> bool:
+    try:
+        return json.loads((folder / ".complete").read_text()).get("code") == _code_hash()
+    except (OSError, ValueError):
+        return False
+
+
 def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place; if another process won the race, keep theirs."""
+    """Move a finished folder into place, replacing a stale one; if another process finished a
+    current one first, keep theirs."""
     try:
         os.replace(tmp, final)
+        return
     except OSError:
-        if (final / ".complete").is_file():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
+        pass
+    if _is_current(final):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    trash = final.with_name(f".{final.name}.old{os.getpid()}")
+    os.replace(final, trash)
+    os.replace(tmp, final)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _generate(folder: Path, per_style: int, workers: int | None) -> None:
@@ -110,7 +128,7 @@ def _generate(folder: Path, per_style: int, workers: int | None) -> None:
         ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             names = list(ex.map(_make_one, *zip(*jobs), chunksize=4))
-    (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "files": names}))
+    (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "code": _code_hash(), "files": names}))
     _replace_dir(tmp, folder)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -82,3 +83,14 @@ def test_default_demo_set_has_at_least_361_images(tmp_path):
     assert Counter(p.parent.name for p in files) == {s: demo.PER_STYLE for s in demo.STYLES}
     sizes = [Image.open(p).size for p in files]
     assert min(min(s) for s in sizes) < 300 and max(max(s) for s in sizes) > 1000
+
+
+def test_demo_made_by_other_code_is_regenerated(tmp_path):
+    folder = demo.demo_folder(tmp_path, per_style=1, workers=1)
+    marker = folder / ".complete"
+    doc = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**doc, "code": "older-generator"}))
+    (folder / "pools" / "stale.png").write_bytes(b"old")
+    assert demo.demo_folder(tmp_path, per_style=1, workers=1) == folder
+    assert not (folder / "pools" / "stale.png").exists()
+    assert json.loads(marker.read_text())["code"] == doc["code"]
