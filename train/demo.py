@@ -125,7 +125,10 @@ def _generate(folder: Path, per_style: int, workers: int | None) -> None:
     if workers <= 1:
         names = [_make_one(*j) for j in jobs]
     else:
+        # forkserver, preloading only this module: workers never inherit a parent's torch threads.
         ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        if os.name == "posix":
+            ctx.set_forkserver_preload([__name__])
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             names = list(ex.map(_make_one, *zip(*jobs), chunksize=4))
     (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "code": _code_hash(), "files": names}))
