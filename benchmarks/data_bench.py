@@ -9,7 +9,6 @@ The input set is made once from the demo set: each image resized to a random siz
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import multiprocessing
 import os
