@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -35,26 +32,17 @@ from export.writer import write_samples
 from train import checkpoint, models
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: make `benchmarks` importable
+from benchmarks import _provenance  # noqa: E402
 
 
-def provenance(argv: list[str]) -> dict:
-    """Command, commit, hardware and date of this run."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return "unknown"
-    cpu = platform.processor() or "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"command": "PYTHONPATH=. python3 benchmarks/sample_bench.py " + " ".join(argv),
-            "commit": git("rev-parse", "HEAD") + (" (dirty)" if git("status", "--porcelain", "--", "export",
-                                                                      "benchmarks") else ""),
-            "hardware": {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "load_average_at_start": os.getloadavg()},
-            "versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+def run_provenance() -> dict:
+    """benchmarks/_provenance.py's record (command, commit, hardware, date) plus ours: the load on the
+    shared CPU and the versions of the export stack."""
+    prov = _provenance.provenance()
+    prov["hardware"]["load_average_at_start"] = list(os.getloadavg())
+    prov["versions"] = {**prov["versions"], **versions()}
+    return prov
 
 
 def random_run(root: Path, resolution: int) -> Path:
@@ -222,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         write_md(args.out.with_suffix(".md"), data["provenance"], data["rows"], data["ort_tuning"],
                  data["paper_measure"])
         return 0
-    prov = provenance(argv)
+    prov = run_provenance()
     threads = os.cpu_count() or 1
     rows, tune, paper = [], [], []
     with tempfile.TemporaryDirectory() as d:
@@ -247,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{res:4d} px  {args.n_images} images: to memory {paper[-1]['to_memory_seconds']:.1f} s, "
                   f"to PNG {paper[-1]['to_png_seconds']:.1f} s" + (" (extrapolated)" if paper[-1]["extrapolated"]
                                                                    else ""), flush=True)
-    prov["hardware"]["load_average_at_end"] = os.getloadavg()
+    prov["hardware"]["load_average_at_end"] = list(os.getloadavg())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     data = {"provenance": prov, "note": "random weights; shared noisy machine; GPU rows missing (no GPU)",
             "rows": rows, "ort_tuning": tune, "paper_measure": paper}
