@@ -162,7 +162,7 @@ def write_md(path: Path, prov: dict, rows: list[dict], tune: list[dict], paper: 
              "so compare the ratios (measured side by side) rather than absolute figures.",
              *(["- **the CPU was oversubscribed during this run** (load average above the core count): absolute "
                 "figures are far below a quiet machine's, and PyTorch's OpenMP thread pool suffers most from "
-                "competing jobs (worst at batch 1); the session-settings table is within that noise."] if busy else []),
+                "competing jobs (worst at batch 1); treat differences under about 20 % in the session-settings table as noise."] if busy else []),
              "- ort-fp16 on the CPU provider: onnxruntime has no x86 fp16 kernels for most of these ops and "
              "inserts casts to fp32 around them, so the fp16 file is not expected to be faster on a CPU; it is "
              "meant for GPUs.",
