@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 CSV_FIELDS = ("iteration", "kimg", "seconds", "loss_d", "loss_g", "loss_g_adv", "loss_hsv", "w_estimate",
               "gradient_penalty", "d_real", "d_fake", "hsv_swd_eval")
-EVAL_PIXELS = 65_536  # pixels per side for the hsv_swd progress metric
-EVAL_PROJ = 128       # fixed projection directions for the hsv_swd progress metric
+EVAL_PIXELS = 16_384  # pixels per side for the hsv_swd progress metric
+EVAL_PROJ = 64        # fixed projection directions for the hsv_swd progress metric
 
 
 class Interrupted(Exception):
@@ -445,6 +445,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
     bar = tqdm(total=cfg.iters, initial=start_it, desc=f"train {run_dir.name}", unit="it", dynamic_ncols=True,
                disable=cfg.quiet or not info.is_main)
     interrupted = False
+    digests: list[str] = []
     try:
         while it < cfg.iters:
             # Critic steps.
@@ -537,6 +538,10 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
                         images.save_png(samples_dir / f"grid_{it:07d}.png",
                                         images.grid(images.to_uint8(sample_images(sampler, grid_z, grid_y)), cols))
                 if tick_i % cfg.ckpt_every == 0 or at_end or stop["stop"]:
+                    if info.enabled:
+                        digests = dist.gather_digests([gen, critic], info)
+                        if len(set(digests)) != 1:
+                            log.warning("ranks' weights differ at iteration %d: %s", it, digests)
                     state = make_state(it, wall, hsv_final)
                     if info.is_main:
                         save_checkpoints(ckpt_dir, state, it, cfg.keep)
@@ -562,7 +567,8 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
             "setup_seconds": round(setup_seconds, 3),
             "seconds_per_iter": round(session_seconds / max(it - start_it, 1), 5),
             "device": str(device), "dtype": "bf16-autocast" if use_bf16 else "fp32", "batch_size": cfg.batch_size,
-            "n_critic": cfg.n_critic, "world_size": info.world_size, "resumed_from": str(resume_path) if resume_path
+            "n_critic": cfg.n_critic, "world_size": info.world_size,
+            "rank_weight_digests": digests, "resumed_from": str(resume_path) if resume_path
             else None, "interrupted": interrupted, "versions": versions(), "commit": _git_commit(),
             "hardware": hardware(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": summary, "hsv_swd_step0": hsv_step0, "hsv_swd_final": hsv_final,
