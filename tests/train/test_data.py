@@ -94,13 +94,14 @@ def test_second_load_comes_from_the_cache_and_redecodes_only_changed_files(tiny_
     real = data.process_file
     monkeypatch.setattr(data, "process_file", lambda p, o: calls.append(p) or real(p, o))
     second = _load(tiny_folder, tmp_path)
-    assert calls == []
+    assert calls == [] and second.timing["files_decoded"] == 0
+    assert second.timing["files_from_cache"] == first.timing["files_decoded"] == len(first.report)
     assert np.array_equal(first.images_u8, second.images_u8) and first.report == second.report
     changed = tiny_folder / "pools/grey.png"
     st = changed.stat()
     os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     third = _load(tiny_folder, tmp_path)
-    assert [Path(p).name for p in calls] == ["grey.png"]
+    assert [Path(p).name for p in calls] == ["grey.png"] and third.timing["files_decoded"] == 1
     assert np.array_equal(first.images_u8, third.images_u8)
     other = _load(tiny_folder, tmp_path, fit="pad")  # other settings: another cache entry
     assert not np.array_equal(first.images_u8, other.images_u8)
@@ -160,3 +161,12 @@ def test_report_files_are_written(tiny_folder, tiny_expected, tmp_path):
     assert len(lines) == 1 + len(tiny_expected) + 25 - int(ds.is_original.sum())
     doc = json.loads(json_path.read_text())
     assert doc["counts"] == ds.summary_dict and len(doc["rows"]) == len(ds.report)
+
+
+def test_scan_skips_hidden_entries_and_survives_link_cycles(tiny_folder):
+    (tiny_folder / "pools" / "loop").symlink_to(tiny_folder, target_is_directory=True)
+    (tiny_folder / ".git").mkdir()
+    (tiny_folder / ".git" / "HEAD").write_text("ref")
+    paths = [p for p, _, _ in data.scan(tiny_folder)]
+    assert "pools/rgb.png" in paths and not any(".git" in p or "DS_Store" in p for p in paths)
+    assert len(paths) == len(set(paths)) == 23
