@@ -439,9 +439,11 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
     old_handlers = _install_stop_handlers(stop)
     stats = torch.zeros(7, device=device)  # loss_d, loss_g, adv, hsv, w_est, gp, d_real... summed per tick
     n_stat_d = n_stat_g = 0
-    it = start_it
+    it = tick_start_it = start_it
     hsv_final = None
     t0 = time.perf_counter()
+    t_steps = t0           # start of the current run of steps (tick work excluded)
+    warm_step_seconds, warm_iters, first_tick_done = 0.0, 0, False
     bar = tqdm(total=cfg.iters, initial=start_it, desc=f"train {run_dir.name}", unit="it", dynamic_ncols=True,
                disable=cfg.quiet or not info.is_main)
     interrupted = False
@@ -514,6 +516,12 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
             # agree on stopping at tick boundaries.
             at_end = it >= cfg.iters
             if it % cfg.tick == 0 or at_end or (stop["stop"] and not info.enabled):
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                if first_tick_done:  # the first tick of a session is warm-up (allocator, cudnn autotuning)
+                    warm_step_seconds += time.perf_counter() - t_steps
+                    warm_iters += it - tick_start_it
+                first_tick_done = True
                 if info.enabled:
                     flag = torch.tensor([1.0 if stop["stop"] else 0.0], device=device)
                     torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
@@ -552,6 +560,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
                 if stop["stop"]:
                     interrupted = True
                     break
+                t_steps, tick_start_it = time.perf_counter(), it
     finally:
         bar.close()
         for sig, h in old_handlers:
@@ -569,6 +578,9 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
             "wall_seconds": round(wall, 3), "session_seconds": round(session_seconds, 3),
             "setup_seconds": round(setup_seconds, 3),
             "seconds_per_iter": round(session_seconds / max(it - start_it, 1), 5),
+            # Steps only (no tick work: metric, grids, plots, checkpoints), after the session's first tick.
+            "step_seconds_per_iter": round(warm_step_seconds / warm_iters, 5) if warm_iters else None,
+            "step_iters_timed": warm_iters,
             "device": str(device), "dtype": "bf16-autocast" if use_bf16 else "fp32", "batch_size": cfg.batch_size,
             "n_critic": cfg.n_critic, "world_size": info.world_size,
             "rank_weight_digests": digests, "resumed_from": str(resume_path) if resume_path

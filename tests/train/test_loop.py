@@ -155,3 +155,14 @@ def test_torchrun_two_cpu_processes_keep_identical_weights(tmp_path):
     assert info["world_size"] == 2 and info["iterations"] == 3
     digests = info["rank_weight_digests"]
     assert len(digests) == 2 and digests[0] == digests[1]
+
+
+@pytest.mark.slow
+def test_shortened_demo_halves_the_hsv_swd(tmp_path):
+    """`python -m train` shortened: the demo recipe on the demo set, fewer steps and a smaller batch."""
+    from train import cli
+    out = tmp_path / "runs"
+    assert cli.main(["--out", str(out), "--iters", "30", "--batch-size", "8", "--tick", "10", "--quiet"]) == 0
+    info = json.loads((out / "demo" / "run.json").read_text())
+    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 30
+    assert info["hsv_swd_final"] <= 0.5 * info["hsv_swd_step0"], (info["hsv_swd_step0"], info["hsv_swd_final"])
