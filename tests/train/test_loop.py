@@ -90,10 +90,9 @@ def test_run_folder_holds_config_checkpoints_grids_losses_and_run_json(tmp_path)
     state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert state["iteration"] == 4 and state["config"]["loss"] == "wgan-clip"
     assert state["generator_ema"] is not None and state["model"]["resolution"] == 64
-    # Weight clipping holds on every critic parameter.
-    assert max(float(t.abs().max()) for t in state["critic"].values() if t.is_floating_point()) <= 0.01 + 1e-7 or \
-        all(float(v.abs().max()) <= 0.01 for k, v in state["critic"].items() if "running" not in k and
-            v.is_floating_point())
+    # Weight clipping holds on every critic parameter (not on BatchNorm running statistics).
+    clipped = [v for k, v in state["critic"].items() if "running" not in k and v.is_floating_point()]
+    assert clipped and max(float(v.abs().max()) for v in clipped) <= 0.01
     gen, meta = checkpoint.load_generator(run_dir / "checkpoints" / "latest.pt")
     assert meta["ema"] and gen(torch.zeros(2, 100)).shape == (2, 3, 64, 64)
 
@@ -162,7 +161,7 @@ def test_shortened_demo_halves_the_hsv_swd(tmp_path):
     """`python -m train` shortened: the demo recipe on the demo set, fewer steps and a smaller batch."""
     from train import cli
     out = tmp_path / "runs"
-    assert cli.main(["--out", str(out), "--iters", "30", "--batch-size", "8", "--tick", "10", "--quiet"]) == 0
+    assert cli.main(["--out", str(out), "--iters", "40", "--batch-size", "8", "--tick", "20", "--quiet"]) == 0
     info = json.loads((out / "demo" / "run.json").read_text())
-    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 30
+    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 40
     assert info["hsv_swd_final"] <= 0.5 * info["hsv_swd_step0"], (info["hsv_swd_step0"], info["hsv_swd_final"])
