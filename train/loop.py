@@ -129,6 +129,9 @@ def resolve_resume(cfg: TrainConfig) -> Path | None:
     path = cfg.run_dir / "checkpoints" / "latest.pt" if cfg.resume == "latest" else Path(cfg.resume)
     if not path.is_file():
         raise ValueError(f"resume: no checkpoint at {path}; train first or pass --resume PATH")
+    if cfg.resume != "latest" and cfg.name is None and path.resolve().parent.name == "checkpoints":
+        run_dir = path.resolve().parent.parent  # continue in the checkpoint's own run folder
+        cfg.out, cfg.name = run_dir.parent, run_dir.name
     return path
 
 
