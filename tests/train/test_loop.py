@@ -165,3 +165,16 @@ def test_shortened_demo_halves_the_hsv_swd(tmp_path):
     info = json.loads((out / "demo" / "run.json").read_text())
     assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 40
     assert info["hsv_swd_final"] <= 0.5 * info["hsv_swd_step0"], (info["hsv_swd_step0"], info["hsv_swd_final"])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("loss", ["wgan-clip", "wgan-gp"])
+def test_cuda_bf16_run_trains_and_records_its_dtype(tmp_path, loss):
+    run_dir = loop.run(cfg_for(tmp_path, f"cuda-{loss}", iters=3, device="cuda", loss=loss, batch_size=8, ema=True),
+                       dataset=tiny_dataset())
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["device"].startswith("cuda") and info["dtype"] == "bf16-autocast"
+    rows = list(csv.DictReader(open(run_dir / "losses.csv")))
+    assert all(np.isfinite(float(r[k])) for r in rows for k in ("loss_d", "loss_g", "loss_hsv"))
+    gen, _ = checkpoint.load_generator(run_dir / "checkpoints" / "latest.pt")  # loads on CPU
+    assert torch.isfinite(gen(torch.zeros(1, 100))).all()
