@@ -205,12 +205,14 @@ def compose_sheet(c: SheetContent) -> np.ndarray:
         y_foot = y_g + gh + 24
     else:
         y_foot = y_g
-    # Footer: the command that reproduces the sheet.
-    y_foot = max(y_foot, h - 90)
+    # Footer: the command that reproduces the sheet, and where the rest is recorded.
+    y_foot = max(y_foot, h - 96)
     d.line([(MARGIN, y_foot), (w - MARGIN, y_foot)], fill=INK, width=2)
     d.text((MARGIN, y_foot + 14), "reproduce:", font=_font(17, "bold"), fill=MUTED)
-    d.text((MARGIN + 110, y_foot + 13), c.command, font=_font(17, "mono"), fill=INK)
-    d.text((w - MARGIN, y_foot + 14), "date and checksums: JSON sidecar", font=_font(15), fill=MUTED, anchor="ra")
+    d.text((MARGIN + 110, y_foot + 13), c.command, font=_font(16, "mono"), fill=INK)
+    d.text((MARGIN + 110, y_foot + 44), "date, checksums and settings in the JSON sidecar  ·  seam score = mean "
+           "|jump| across the wrapped tile border / mean |step| between neighbouring pixels inside the tile",
+           font=_font(15), fill=MUTED)
     return np.asarray(img)
 
 
