@@ -167,8 +167,8 @@ def _draw_alpha(shapes: list, size: tuple[int, int], dashed: bool = False) -> np
                 d.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
     if dashed:
         # Break the line into dashes by masking with stripes along x and y.
-        yy, xx = np.mgrid[0:h * s, 0:w * s]
-        on = ((xx + yy) // (6 * s)) % 2 == 0
+        diag = np.arange(h * s)[:, None] + np.arange(w * s)[None, :]
+        on = (diag // (6 * s)) % 2 == 0
         img = Image.fromarray(np.where(on, np.asarray(img), 0).astype(np.uint8))
     return np.asarray(img.resize((w, h), Image.Resampling.BOX), dtype=np.float64) / 255.0
 

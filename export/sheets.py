@@ -170,10 +170,11 @@ def compose_sheet(c: SheetContent) -> np.ndarray:
     row_h = (top + rep_px + 40 - top) // n_rows
     thumb = min(118, row_h - 58)
     y = top - 34
+    slots = max([len(s[1]) for s in strips] + [2])
+    gap = (strip_w - slots * thumb) / (slots - 1)  # the same pitch in every strip
     for title, images_u8, captions in strips:
         _label(d, (x_s, y), title)
         k = len(images_u8)
-        gap = (strip_w - k * thumb) / max(1, k - 1)
         for i in range(k):
             x = round(x_s + i * (thumb + gap))
             img.paste(_resize(images_u8[i], thumb), (x, y + 30))
