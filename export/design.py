@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from export import garments as garments_mod
 from export import sheets, tiling
+from export.sampler import DeviceError
 from train.checkpoint import sha256_file
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=d.steps, help="images per variation / interpolation / class strip")
     p.add_argument("--sigma", type=float, default=d.sigma, help="largest latent variation strength")
     p.add_argument("--label", type=int, default=d.label,
-                   help="conditional models: class index of every design (default: seed %% number of classes)")
+                   help="conditional models: class index of every design; none = seed %% number of classes")
     p.add_argument("--device", choices=DEVICES, default=d.device, help="onnxruntime device")
     p.add_argument("--no-pdf", dest="pdf", action="store_false", help="write PNG and JSON only")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if not cfg.model.is_file():
             raise ValueError(f"{cfg.model}: no such model file; export one with python -m export onnx RUN_DIR")
         rows = run(cfg)
-    except ValueError as e:
+    except (ValueError, DeviceError) as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     print(format_table(rows), file=sys.stderr)
