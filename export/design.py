@@ -43,7 +43,7 @@ class DesignConfig:
     garments: str = ",".join(garments_mod.GARMENTS)  # comma-separated mock-ups to draw
     repeat_scale: float = 0.25                 # width of one printed repeat / garment width, (0, 4]
     rotation: float = 0.0                      # print rotation on the garments, degrees
-    method: str = "poisson"                    # seam removal: poisson (gradient domain) | feather
+    method: str = "poisson"                    # seam removal: poisson | poisson-offset | feather (export.tiling)
     band: float = tiling.DEFAULT_BAND          # seam band per side, fraction of the tile size, (0, 0.5]
     steps: int = 8                             # images per strip (variations, interpolation, classes)
     sigma: float = 0.3                         # largest variation strength (latent mix, see sheets.variation_latents)

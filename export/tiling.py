@@ -2,34 +2,36 @@
 
 A generated pattern is not periodic: laid edge to edge, its right column meets its left column
 (and its bottom row its top row) with a jump in colour and a break in every stroke that crosses
-the border; transposed-convolution generators also tend to leave a faint frame along the image
-edge, which a repeat turns into a grid. Every method here changes the tile only inside a band
-of ``band`` x size pixels along its border, so the interior of the design is kept bit for bit.
+the border. Every method here changes the tile only inside a band of ``band`` x size pixels
+along its border, so the interior of the design is kept bit for bit.
 
-``poisson`` (default): gradient-domain offset-and-blend. Shifting the tile by half its size
-(``np.roll``) gives copies whose content is continuous across the wrapped border (their border
-pixels are the tile's centre). Inside the band the wanted neighbour differences (the guidance
-field) are a raised-cosine blend of the tile's own differences (weight 1 at the band's inner
-edge) and those of the copies (weight 1 on the border; the corners use the copy shifted in both
-axes). The band is then rebuilt by solving the discrete Poisson equation on the torus (5-point
-Laplacian with wrap-around neighbours, the fixed interior as Dirichlet boundary; Perez, Gangnet
-and Blake 2003, "Poisson image editing"). Colours are reconciled by the solve, so there is no
-colour ghosting; the edge frame is replaced by texture from the tile's centre.
+``poisson`` (default): gradient-domain seam removal on the torus. The pixels within the band are
+unknowns, every other pixel is fixed. The guidance field (the wanted differences between
+neighbouring pixels) is the tile's own differences, except across the wrapped border, where it
+is the mean of the two differences just beside the seam: a continuation of the local gradient
+instead of the jump. Solving the discrete Poisson equation (5-point Laplacian with wrap-around
+neighbours, the fixed interior as Dirichlet boundary; Perez, Gangnet and Blake 2003, "Poisson
+image editing") spreads the jump smoothly over the band: colour steps vanish and strokes cut by
+the border fade out instead of stopping, while the design's own texture is kept. It is a local
+form of Moisan's periodic-plus-smooth decomposition (J. Math. Imaging Vis. 2011), which spreads
+the same correction over the whole image.
 
-``poisson-local``: the same solve, but the guidance is the tile's own differences everywhere,
-except across the wrapped border, where it is the mean of the two differences beside the seam.
-This spreads the jump smoothly over the band (a local form of Moisan's periodic-plus-smooth
-decomposition, J. Math. Imaging Vis. 2011) and keeps the tile's own texture, edge frame included.
+``poisson-offset``: gradient-domain offset-and-blend. Shifting the tile by half its size gives
+copies whose content is continuous across the wrapped border (their border pixels are the
+tile's centre). The guidance is a raised-cosine blend of the tile's own differences (weight 1 at
+the band's inner edge) and the copies' (weight 1 on the border; corners use the copy shifted in
+both axes), then the same Poisson solve. It replaces whatever lies along the edge (such as the
+faint frame an untrained transposed-convolution generator leaves) with texture from the centre,
+but for sparse motifs it also copies fragments of the central motifs into the border.
 
-``feather``: classic offset-and-blend in intensities: cross-fade into the half-shifted copies
-with the same raised-cosine weights. Cheapest; the blend zone shows ghosted, half-transparent
-strokes and colour washes. Kept as the baseline.
+``feather``: classic offset-and-blend in intensities: a cross-fade into the half-shifted copies
+with the same weights. Cheapest; ghosted, half-transparent motifs in the band. The baseline.
 
 The seam is measured with :func:`seam_score`: the mean absolute jump across the wrapped border
 divided by the mean absolute difference between neighbouring pixels inside the tile. About 1
-means a neighbour step across the seam is like any other step in the design (a seamless
-continuation); well below 1 means the seam was smoothed over; generated patterns often score
-several times higher before the fix.
+means a step across the seam is like any other step in the design; well below 1 means the seam
+region is smoother than the design (the jump was spread out, or the edge is a flat frame);
+generated patterns with motifs cut by the border score several times higher before the fix.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
-METHODS = ("poisson", "poisson-local", "feather")
+METHODS = ("poisson", "poisson-offset", "feather")
 DEFAULT_BAND = 0.125  # band width on each side of the seam, as a fraction of the tile size
 
 
@@ -48,7 +50,7 @@ class TileResult:
     """A seamless tile and its seam-visibility scores."""
 
     tile_u8: np.ndarray     # (H, W, 3) uint8, repeats without a seam
-    method: str             # "poisson" | "feather"
+    method: str             # one of METHODS
     band_px: int            # pixels changed on each side of the border
     seam_before: float      # seam_score of the input
     seam_after: float       # seam_score of tile_u8
@@ -193,7 +195,7 @@ def make_seamless(image_u8: np.ndarray, method: str = "poisson", band: float = D
 
     Args:
         image_u8: (H, W, 3) uint8 pattern.
-        method: "poisson" (gradient-domain offset-and-blend, default), "poisson-local" or "feather".
+        method: "poisson" (gradient-domain seam removal, default), "poisson-offset" or "feather".
         band: band width on each side of the seam as a fraction of the tile side, in (0, 0.5].
 
     Returns:
@@ -206,9 +208,9 @@ def make_seamless(image_u8: np.ndarray, method: str = "poisson", band: float = D
     bh, bw = band_pixels(h, band), band_pixels(w, band)
     a = a8.astype(np.float64)
     if method == "poisson":
-        out = _poisson(a, band_mask(h, w, bh, bw), *_blended_guidance(a, bh, bw))
-    elif method == "poisson-local":
         out = _poisson(a, band_mask(h, w, bh, bw), _seam_guidance(a, 1), _seam_guidance(a, 0))
+    elif method == "poisson-offset":
+        out = _poisson(a, band_mask(h, w, bh, bw), *_blended_guidance(a, bh, bw))
     else:
         out = _feather(a, bh, bw)
     tile = np.rint(np.clip(out, 0.0, 255.0)).astype(np.uint8)
