@@ -94,7 +94,8 @@ def check_config(cfg: DesignConfig) -> list[str]:
     names = [g.strip() for g in cfg.garments.split(",") if g.strip()]
     bad = [g for g in names if g not in garments_mod.GARMENTS]
     if not names or bad:
-        raise ValueError(f"--garments: unknown {', '.join(bad) or '(empty)'}; choose from {', '.join(garments_mod.GARMENTS)}")
+        raise ValueError(f"--garments: unknown {', '.join(bad) or '(empty)'}; "
+                         f"choose from {', '.join(garments_mod.GARMENTS)}")
     if len(set(names)) != len(names):
         raise ValueError(f"--garments: {cfg.garments!r} names a garment twice; list each once")
     if cfg.n < 1:
@@ -212,7 +213,7 @@ def run(cfg: DesignConfig) -> list[dict]:
         content, sidecar, tile = make_design(sampler, cfg, seed, names, model_sha256)
         sheet = sheets.compose_sheet(content)
         tile_path = cfg.out / "tiles" / f"{content.design_id}_tile.png"
-        sheets._atomic_write(tile_path, sheets.png_bytes(tile.tile_u8))
+        sheets.atomic_write(tile_path, sheets.png_bytes(tile.tile_u8))
         sidecar.update(date=date, tile=str(tile_path.relative_to(cfg.out)), versions=versions(),
                        full_command=" ".join(["python -m export design", *map(str, _argv_of(cfg))]))
         files = sheets.write_sheet(cfg.out / content.design_id, sheet, content.design_id, sidecar, cfg.pdf)
@@ -236,7 +237,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    sheets._atomic_write(path, buf.getvalue().encode())
+    sheets.atomic_write(path, buf.getvalue().encode())
 
 
 def format_table(rows: list[dict]) -> str:

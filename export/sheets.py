@@ -13,6 +13,7 @@ The latent helpers (``slerp``, ``variation_latents``) live here as pure numpy fu
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -232,7 +233,8 @@ def pdf_bytes(sheet_u8: np.ndarray, title: str) -> bytes:
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write bytes to a temp file beside `path`, then os.replace (no half-written sheets)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
@@ -248,8 +250,6 @@ def png_bytes(image_u8: np.ndarray) -> bytes:
 
 def write_sheet(stem: Path, sheet_u8: np.ndarray, title: str, sidecar: dict, pdf: bool = True) -> dict[str, Path]:
     """Write stem.png, stem.pdf (optional) and stem.json (the sidecar, plus file checksums)."""
-    import hashlib
-
     stem = Path(stem)
     out = {"png": stem.with_suffix(".png")}
     data = {"png": png_bytes(sheet_u8)}
@@ -257,11 +257,11 @@ def write_sheet(stem: Path, sheet_u8: np.ndarray, title: str, sidecar: dict, pdf
         out["pdf"] = stem.with_suffix(".pdf")
         data["pdf"] = pdf_bytes(sheet_u8, title)
     for k, p in out.items():
-        _atomic_write(p, data[k])
+        atomic_write(p, data[k])
     side = dict(sidecar)
     side["files"] = {k: {"name": p.name, "sha256": hashlib.sha256(data[k]).hexdigest()} for k, p in out.items()}
     out["json"] = stem.with_suffix(".json")
-    _atomic_write(out["json"], (json.dumps(side, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(out["json"], (json.dumps(side, indent=2, sort_keys=True) + "\n").encode())
     return out
 
 
