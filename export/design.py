@@ -148,6 +148,8 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
         batch.append(np.repeat(z[None], len(sweep), axis=0))
         labels = np.concatenate([np.full(1 + 2 * k, c, np.int64), sweep])
     else:
+        if cfg.label is not None:
+            raise ValueError(f"--label: {cfg.model} is an unconditional model; drop --label")
         c, sweep, labels = None, np.zeros(0, np.int64), None
     latents = np.concatenate(batch).astype(np.float32)
     images = sampler.generate(latents, labels, batch_size=len(latents))  # one fixed batch per design

@@ -127,3 +127,15 @@ def test_missing_model_exits_2(tmp_path, capsys):
 def test_dry_run_prints_the_config(tmp_path, capsys):
     assert design.main([str(tmp_path / "m.onnx"), "--out", str(tmp_path), "--dry-run", "--rotation", "30"]) == 0
     assert "rotation: 30.0" in capsys.readouterr().out
+
+
+def test_export_cli_dispatches_the_design_verb(tmp_path, capsys):
+    from export.__main__ import main as export_main
+    assert export_main(["design", str(tmp_path / "m.onnx"), "--out", str(tmp_path), "--dry-run", "--n", "3"]) == 0
+    assert "n: 3" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_label_on_an_unconditional_model_is_refused(exported, tmp_path, capsys):
+    assert design.main([_model(exported), "--out", str(tmp_path), "--n", "1", "--label", "0", "--quiet"]) == 2
+    assert "--label" in capsys.readouterr().err
