@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", type=int, default=d.label,
                    help="conditional models: class index of every design; none = seed %% number of classes")
     p.add_argument("--device", choices=DEVICES, default=d.device, help="onnxruntime device")
-    p.add_argument("--no-pdf", dest="pdf", action="store_false", help="write PNG and JSON only")
+    p.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=d.pdf,
+                   help="also write the PDF sheet (--no-pdf: PNG and JSON only)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
