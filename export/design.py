@@ -1,0 +1,274 @@
+"""python -m export design MODEL.onnx --out DIR: seamless repeats, variations and garment mock-ups.
+
+For each of N designs (seeds S, S+1, ..., S+N-1) this samples the pattern from the exported
+generator, makes it a seamless tile (export.tiling), walks the latent space around it
+(variations and a spherical interpolation to the next seed; conditional models also sweep the
+classes), prints the tile on garment mock-ups (export.garments) and writes one design sheet per
+pattern (export.sheets): DIR/<design id>.png, .pdf and .json, the tile itself in DIR/tiles/,
+and DIR/designs.csv with the seam scores of every tile.
+
+A sheet depends only on its own seed and the options, never on N or on the other designs: the
+latents of design k are ``sampler.latents(1, k)`` and everything on its sheet is generated in one
+fixed batch, so ``--n 1 --seed k`` reproduces that sheet byte for byte.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from export import garments as garments_mod
+from export import sheets, tiling
+from export.sampler import DeviceError
+from train.checkpoint import sha256_file
+
+log = logging.getLogger(__name__)
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class DesignConfig:
+    model: Path                                # generator.onnx written by `python -m export onnx`
+    out: Path = Path("designs")                # output folder for sheets, tiles and designs.csv
+    n: int = 12                                # number of designs: seeds seed .. seed + n - 1
+    seed: int = 0                              # first design's latent seed (sampler.latents(1, seed))
+    garments: str = ",".join(garments_mod.GARMENTS)  # comma-separated mock-ups to draw
+    repeat_scale: float = 0.25                 # width of one printed repeat / garment width, (0, 4]
+    rotation: float = 0.0                      # print rotation on the garments, degrees
+    method: str = "poisson"                    # seam removal: poisson | poisson-offset | feather (export.tiling)
+    band: float = tiling.DEFAULT_BAND          # seam band per side, fraction of the tile size, (0, 0.5]
+    steps: int = 8                             # images per strip (variations, interpolation, classes)
+    sigma: float = 0.3                         # largest variation strength (latent mix, see sheets.variation_latents)
+    label: int | None = None                   # conditional models: class of every design; None = seed % classes
+    device: str = "auto"                       # auto | cpu | cuda (onnxruntime execution provider)
+    pdf: bool = True                           # also write the PDF sheet
+    dry_run: bool = False                      # print the resolved config and exit
+    quiet: bool = False                        # no progress bar
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = DesignConfig
+    p = _Parser(prog="python -m export design", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                description="Design sheets from an exported generator: for each seed a seamless tile (seam score "
+                            "before/after), its 3x3 repeat, latent variations, a spherical interpolation to the "
+                            "next seed, class sweeps for conditional models, and the print on garment mock-ups. "
+                            "Writes DIR/<id>.png/.pdf/.json, DIR/tiles/<id>_tile.png and DIR/designs.csv.",
+                epilog="example: python -m export design runs/demo/export/generator.onnx --out designs "
+                       "--n 12 --seed 0 --repeat-scale 0.3 --rotation 15")
+    p.add_argument("model", type=Path, help="generator.onnx (with its generator.json sidecar)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--n", type=int, default=d.n, help="number of designs (seeds SEED .. SEED+N-1)")
+    p.add_argument("--seed", type=int, default=d.seed, help="latent seed of the first design")
+    p.add_argument("--garments", default=d.garments, help=f"comma-separated, from {', '.join(garments_mod.GARMENTS)}")
+    p.add_argument("--repeat-scale", type=float, default=d.repeat_scale,
+                   help="width of one printed repeat as a fraction of the garment width (0.25 = 4 across)")
+    p.add_argument("--rotation", type=float, default=d.rotation, help="print rotation on the garments, degrees")
+    p.add_argument("--method", choices=tiling.METHODS, default=d.method, help="seam removal method")
+    p.add_argument("--band", type=float, default=d.band, help="seam band on each side, fraction of the tile size")
+    p.add_argument("--steps", type=int, default=d.steps, help="images per variation / interpolation / class strip")
+    p.add_argument("--sigma", type=float, default=d.sigma, help="largest latent variation strength")
+    p.add_argument("--label", type=int, default=d.label,
+                   help="conditional models: class index of every design; none = seed %% number of classes")
+    p.add_argument("--device", choices=DEVICES, default=d.device, help="onnxruntime device")
+    p.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=d.pdf,
+                   help="also write the PDF sheet (--no-pdf: PNG and JSON only)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def check_config(cfg: DesignConfig) -> list[str]:
+    """Validate the options (not the model); returns the garment names. Raises ValueError naming the flag."""
+    names = [g.strip() for g in cfg.garments.split(",") if g.strip()]
+    bad = [g for g in names if g not in garments_mod.GARMENTS]
+    if not names or bad:
+        raise ValueError(f"--garments: unknown {', '.join(bad) or '(empty)'}; "
+                         f"choose from {', '.join(garments_mod.GARMENTS)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--garments: {cfg.garments!r} names a garment twice; list each once")
+    if cfg.n < 1:
+        raise ValueError(f"--n: must be >= 1, got {cfg.n}")
+    if cfg.seed < 0:
+        raise ValueError(f"--seed: must be >= 0, got {cfg.seed}")
+    if not 0.0 < cfg.repeat_scale <= 4.0:
+        raise ValueError(f"--repeat-scale: must be in (0, 4], got {cfg.repeat_scale}")
+    if not 0.0 < cfg.band <= 0.5:
+        raise ValueError(f"--band: must be in (0, 0.5], got {cfg.band}")
+    if not 2 <= cfg.steps <= 12:
+        raise ValueError(f"--steps: must be in 2..12 (they share one row of the sheet), got {cfg.steps}")
+    if not 0.0 < cfg.sigma <= 2.0:
+        raise ValueError(f"--sigma: must be in (0, 2], got {cfg.sigma}")
+    return names
+
+
+def _sweep_classes(num_classes: int, steps: int) -> np.ndarray:
+    """Class indices for the across-class strip: all classes, or `steps` spread evenly over them."""
+    if num_classes <= steps:
+        return np.arange(num_classes)
+    return np.unique(np.linspace(0, num_classes - 1, steps).round().astype(np.int64))
+
+
+def _command(cfg: DesignConfig, seed: int, names: list[str]) -> str:
+    """The command that reproduces one sheet (model by file name; its SHA-256 is on the sheet)."""
+    parts = [f"python -m export design {cfg.model.name} --out DIR --n 1 --seed {seed}",
+             f"--garments {','.join(names)} --repeat-scale {cfg.repeat_scale:g} --rotation {cfg.rotation:g}",
+             f"--method {cfg.method} --band {cfg.band:g} --steps {cfg.steps} --sigma {cfg.sigma:g}"]
+    if cfg.label is not None:
+        parts.append(f"--label {cfg.label}")
+    return " ".join(parts)
+
+
+def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_sha256: str) -> tuple:
+    """One design: sample, tile, walk, dress. Returns (SheetContent, sidecar dict, TileResult)."""
+    k = cfg.steps
+    z = sampler.latents(1, seed)[0]
+    z_next = sampler.latents(1, seed + 1)[0]
+    var_z, strengths = sheets.variation_latents(z, seed, k, cfg.sigma)
+    t = np.linspace(0.0, 1.0, k)
+    walk_z = sheets.slerp(z, z_next, t)
+    batch = [z[None], var_z, walk_z]
+    conditional = sampler.num_classes > 0
+    if conditional:
+        c = cfg.label if cfg.label is not None else seed % sampler.num_classes
+        if not 0 <= c < sampler.num_classes:
+            raise ValueError(f"--label: must be in 0..{sampler.num_classes - 1} for {cfg.model}, got {c}")
+        sweep = _sweep_classes(sampler.num_classes, k)
+        batch.append(np.repeat(z[None], len(sweep), axis=0))
+        labels = np.concatenate([np.full(1 + 2 * k, c, np.int64), sweep])
+    else:
+        if cfg.label is not None:
+            raise ValueError(f"--label: {cfg.model} is an unconditional model; drop --label")
+        c, sweep, labels = None, np.zeros(0, np.int64), None
+    latents = np.concatenate(batch).astype(np.float32)
+    images = sampler.generate(latents, labels, batch_size=len(latents))  # one fixed batch per design
+    pattern = images[0]
+    var_u8, walk_u8, sweep_u8 = images[1:1 + k], images[1 + k:1 + 2 * k], images[1 + 2 * k:]
+
+    tile = tiling.make_seamless(pattern, cfg.method, cfg.band)
+    class_names = sampler.class_names or [str(i) for i in range(sampler.num_classes)]
+    cname = class_names[c] if conditional else None
+    design_id = f"IW-{model_sha256[:8]}-S{seed:04d}" + (f"-C{c}" if conditional else "")
+    walk_title = f"slerp seed {seed} to {seed + 1}" + (f", within class {cname}" if conditional else "")
+    strips = [(f"variations, strength up to {cfg.sigma:g}", var_u8, [f"s {s:.2f}" for s in strengths]),
+              (walk_title, walk_u8, [f"t {v:.2f}" for v in t])]
+    if conditional:
+        strips.append(("same latent across classes", sweep_u8, [class_names[i][:14] for i in sweep]))
+    meta = sampler.meta
+    header = [
+        f"model {meta.get('model', '?')} · {cfg.model.name} · sha256 {model_sha256[:12]}"
+        + (f" · iteration {meta['iteration']}" if meta.get("iteration") is not None else ""),
+        f"{sampler.resolution} px · latent {sampler.latent_dim} · "
+        + (f"class {cname} ({c} of {sampler.num_classes})" if conditional else "unconditional"),
+        f"seed {seed} · repeat {cfg.repeat_scale:g} of garment width · rotation {cfg.rotation:g}°",
+        f"seam {tile.seam_before:.2f} → {tile.seam_after:.2f} ({cfg.method}, band {tile.band_px} px)",
+    ]
+    content = sheets.SheetContent(
+        design_id=design_id, pattern_u8=pattern, tile_u8=tile.tile_u8,
+        garments_u8=sheets.garment_row(tile.tile_u8, names, cfg.repeat_scale, cfg.rotation),
+        strips=strips, header_lines=header, command=_command(cfg, seed, names),
+        seam_before=tile.seam_before, seam_after=tile.seam_after)
+    sidecar = {
+        "design_id": design_id, "seed": seed, "latents": "sampler.latents(1, seed)[0]",
+        "class": c, "class_name": cname,
+        "model": {"path": str(cfg.model), "sha256": model_sha256, "name": meta.get("model"),
+                  "iteration": meta.get("iteration"), "resolution": sampler.resolution,
+                  "latent_dim": sampler.latent_dim, "num_classes": sampler.num_classes,
+                  "class_names": list(sampler.class_names)},
+        "provider": sampler.provider,
+        "tiling": {"method": cfg.method, "band": cfg.band, "band_px": tile.band_px,
+                   "seam_score_before": tile.seam_before, "seam_score_after": tile.seam_after,
+                   "seam_score": "mean |jump| across the wrapped border / mean |step| between neighbours inside"},
+        "variations": {"strengths": strengths.tolist(), "rule": "(z + s*e)/sqrt(1+s^2), e from "
+                       f"SeedSequence([seed, {sheets.VARIATION_STREAM}])"},
+        "interpolation": {"to_seed": seed + 1, "t": t.tolist(), "method": "slerp"},
+        "class_sweep": sweep.tolist(),
+        "garments": {"names": names, "repeat_scale": cfg.repeat_scale, "rotation_deg": cfg.rotation},
+        "command": content.command,
+    }
+    return content, sidecar, tile
+
+
+def run(cfg: DesignConfig) -> list[dict]:
+    """Make every design of `cfg`; returns one row per design (also written to DIR/designs.csv)."""
+    from export import load_sampler
+    from export.onnx_export import versions
+
+    names = check_config(cfg)
+    sampler = load_sampler(cfg.model, cfg.device)
+    model_sha256 = sampler.meta.get("model_sha256") or sha256_file(cfg.model)
+    log.info("design: %d sheets from %s on %s -> %s", cfg.n, cfg.model, sampler.provider, cfg.out)
+    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    rows = []
+    for seed in tqdm(range(cfg.seed, cfg.seed + cfg.n), desc="design", unit="sheet", disable=cfg.quiet):
+        content, sidecar, tile = make_design(sampler, cfg, seed, names, model_sha256)
+        sheet = sheets.compose_sheet(content)
+        tile_path = cfg.out / "tiles" / f"{content.design_id}_tile.png"
+        sheets.atomic_write(tile_path, sheets.png_bytes(tile.tile_u8))
+        sidecar.update(date=date, tile=str(tile_path.relative_to(cfg.out)), versions=versions(),
+                       full_command=" ".join(["python -m export design", *map(str, _argv_of(cfg))]))
+        files = sheets.write_sheet(cfg.out / content.design_id, sheet, content.design_id, sidecar, cfg.pdf)
+        rows.append({"design_id": content.design_id, "seed": seed, "class": sidecar["class"],
+                     "method": cfg.method, "band_px": tile.band_px,
+                     "seam_before": round(tile.seam_before, 4), "seam_after": round(tile.seam_after, 4),
+                     "png": files["png"].name, "pdf": files["pdf"].name if "pdf" in files else ""})
+    _write_csv(cfg.out / "designs.csv", rows)
+    return rows
+
+
+def _argv_of(cfg: DesignConfig) -> list[str]:
+    return [str(cfg.model), "--out", str(cfg.out), "--n", str(cfg.n), "--seed", str(cfg.seed),
+            "--garments", cfg.garments, "--repeat-scale", f"{cfg.repeat_scale:g}", "--rotation", f"{cfg.rotation:g}",
+            "--method", cfg.method, "--band", f"{cfg.band:g}", "--steps", str(cfg.steps), "--sigma", f"{cfg.sigma:g}"] \
+        + (["--label", str(cfg.label)] if cfg.label is not None else [])
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    sheets.atomic_write(path, buf.getvalue().encode())
+
+
+def format_table(rows: list[dict]) -> str:
+    """The per-tile seam scores as a Markdown table."""
+    lines = ["| design | seed | class | seam before | seam after |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['design_id']} | {r['seed']} | {'' if r['class'] is None else r['class']} | "
+              f"{r['seam_before']:.2f} | {r['seam_after']:.2f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m export design`: returns the exit code (2 with one line on bad input)."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    cfg = DesignConfig(**vars(args))
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        check_config(cfg)
+        if cfg.dry_run:
+            for k, v in asdict(cfg).items():
+                print(f"{k}: {v}")
+            return 0
+        if not cfg.model.is_file():
+            raise ValueError(f"{cfg.model}: no such model file; export one with python -m export onnx RUN_DIR")
+        rows = run(cfg)
+    except (ValueError, DeviceError) as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(format_table(rows), file=sys.stderr)
+    print(cfg.out)
+    return 0

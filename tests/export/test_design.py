@@ -1,0 +1,141 @@
+"""Design sheets: latent walks, byte-identical PNG/PDF, and `python -m export design` end to end.
+
+The end-to-end tests use the `exported` / `exported_cond` fixtures of tests/export/conftest.py:
+tiny 64 px paper generators after a few real steps, exported to ONNX.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from export import design, garments, sheets
+
+
+def _model(run) -> str:
+    return str(run / "export" / "generator.onnx")
+
+
+def test_slerp_hits_both_ends_and_keeps_the_norm_on_the_arc():
+    rng = np.random.default_rng(0)
+    z0, z1 = rng.standard_normal(100), rng.standard_normal(100)
+    z1 *= np.linalg.norm(z0) / np.linalg.norm(z1)
+    path = sheets.slerp(z0, z1, np.linspace(0, 1, 7))
+    np.testing.assert_allclose(path[0], z0, atol=1e-5)
+    np.testing.assert_allclose(path[-1], z1, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), np.linalg.norm(z0), rtol=1e-5)
+    lerp_mid = 0.5 * (z0 + z1)
+    assert np.linalg.norm(path[3]) > np.linalg.norm(lerp_mid)  # linear interpolation would shrink it
+
+
+def test_variations_are_seeded_and_grow_away_from_the_design():
+    z = np.random.default_rng(1).standard_normal(100).astype(np.float32)
+    a, s = sheets.variation_latents(z, seed=7, n=6, sigma=0.3)
+    b, _ = sheets.variation_latents(z, seed=7, n=6, sigma=0.3)
+    c, _ = sheets.variation_latents(z, seed=8, n=6, sigma=0.3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_allclose(s, 0.3 * np.arange(1, 7) / 6)
+    dist = np.linalg.norm(a - z, axis=1)
+    assert dist[0] < dist[-1] and dist[0] < 0.2 * np.linalg.norm(z)
+
+
+def test_pdf_and_png_bytes_are_reproducible_and_undated():
+    sheet = np.random.default_rng(2).integers(0, 256, (120, 170, 3), dtype=np.uint8)
+    pdf = sheets.pdf_bytes(sheet, "IW-test")
+    assert pdf.startswith(b"%PDF") and pdf == sheets.pdf_bytes(sheet, "IW-test")
+    assert b"CreationDate" not in pdf and b"ModDate" not in pdf
+    png = sheets.png_bytes(sheet)
+    assert png.startswith(b"\x89PNG") and png == sheets.png_bytes(sheet)
+    assert b"tIME" not in png
+
+
+def test_palette_lists_main_colours_by_share():
+    img = np.zeros((10, 10, 3), np.uint8)
+    img[:7] = (200, 30, 30)
+    img[7:] = (20, 40, 220)
+    pal = sheets.palette(img, k=2)
+    assert [p[0] for p in pal] == [(200, 30, 30), (20, 40, 220)]
+    assert pal[0][1] == pytest.approx(0.7)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("garment", garments.GARMENTS)
+def test_design_sheet_for_every_garment(exported, tmp_path, garment):
+    out = tmp_path / garment
+    assert design.main([_model(exported), "--out", str(out), "--n", "1", "--seed", "3", "--steps", "3",
+                        "--garments", garment, "--quiet"]) == 0
+    stems = sorted(p.stem for p in out.glob("IW-*.png"))
+    assert len(stems) == 1 and stems[0].endswith("-S0003")
+    png, pdf = out / f"{stems[0]}.png", out / f"{stems[0]}.pdf"
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 100_000
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 100_000
+    side = json.loads((out / f"{stems[0]}.json").read_text())
+    assert side["garments"]["names"] == [garment] and side["seed"] == 3 and "date" in side
+    assert side["files"]["png"]["name"] == png.name
+    assert side["tiling"]["seam_score_after"] <= 1.5
+    assert (out / side["tile"]).is_file()
+    rows = (out / "designs.csv").read_text().splitlines()
+    assert rows[0].startswith("design_id,seed,class") and len(rows) == 2
+
+
+@pytest.mark.slow
+def test_same_seed_gives_same_bytes_whatever_n(exported, tmp_path):
+    args = ["--garments", "tshirt,tote", "--steps", "3", "--rotation", "20", "--repeat-scale", "0.3", "--quiet"]
+    assert design.main([_model(exported), "--out", str(tmp_path / "a"), "--n", "2", "--seed", "4", *args]) == 0
+    assert design.main([_model(exported), "--out", str(tmp_path / "b"), "--n", "1", "--seed", "5", *args]) == 0
+    (stem,) = [p.stem for p in (tmp_path / "b").glob("IW-*.png")]
+    for ext in ("png", "pdf"):
+        assert (tmp_path / "a" / f"{stem}.{ext}").read_bytes() == (tmp_path / "b" / f"{stem}.{ext}").read_bytes()
+    other = [p for p in (tmp_path / "a").glob("IW-*.png") if p.stem != stem]
+    assert len(other) == 1 and other[0].read_bytes() != (tmp_path / "b" / f"{stem}.png").read_bytes()
+    # The sheet's pixels change with the options: none of them is ignored.
+    assert design.main([_model(exported), "--out", str(tmp_path / "c"), "--n", "1", "--seed", "5",
+                        *args[:-5], "--repeat-scale", "0.6", "--quiet"]) == 0
+    assert (tmp_path / "c" / f"{stem}.png").read_bytes() != (tmp_path / "b" / f"{stem}.png").read_bytes()
+
+
+@pytest.mark.slow
+def test_conditional_model_walks_within_and_across_classes(exported_cond, tmp_path):
+    assert design.main([_model(exported_cond), "--out", str(tmp_path), "--n", "1", "--seed", "4", "--steps", "3",
+                        "--garments", "scarf", "--quiet", "--no-pdf"]) == 0
+    (side_path,) = tmp_path.glob("IW-*.json")
+    side = json.loads(side_path.read_text())
+    assert side["class"] == 4 % 3 and side_path.stem.endswith("-S0004-C1")
+    assert side["class_sweep"] == [0, 1, 2] and side["class_name"] == side["model"]["class_names"][1]
+    assert "pdf" not in side["files"] and not list(tmp_path.glob("*.pdf"))
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["--garments", "hat"], "--garments"),
+    (["--repeat-scale", "0"], "--repeat-scale"),
+    (["--n", "0"], "--n"),
+    (["--band", "0.9"], "--band"),
+])
+def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, field):
+    assert design.main([str(tmp_path / "none.onnx"), "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0]
+
+
+def test_missing_model_exits_2(tmp_path, capsys):
+    assert design.main([str(tmp_path / "none.onnx"), "--out", str(tmp_path / "o")]) == 2
+    assert "none.onnx" in capsys.readouterr().err
+
+
+def test_dry_run_prints_the_config(tmp_path, capsys):
+    assert design.main([str(tmp_path / "m.onnx"), "--out", str(tmp_path), "--dry-run", "--rotation", "30"]) == 0
+    assert "rotation: 30.0" in capsys.readouterr().out
+
+
+def test_export_cli_dispatches_the_design_verb(tmp_path, capsys):
+    from export.__main__ import main as export_main
+    assert export_main(["design", str(tmp_path / "m.onnx"), "--out", str(tmp_path), "--dry-run", "--n", "3"]) == 0
+    assert "n: 3" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_label_on_an_unconditional_model_is_refused(exported, tmp_path, capsys):
+    assert design.main([_model(exported), "--out", str(tmp_path), "--n", "1", "--label", "0", "--quiet"]) == 2
+    assert "--label" in capsys.readouterr().err
