@@ -1,0 +1,266 @@
+"""`python -m study_app create`: set a study up from image folders or an ONNX generator."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import math
+import random
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.engine import make_url
+
+from study_app import images as img
+from study_app.config import (DEFAULT_CONSENT_TEXT, StudyConfig, StudyOptions, consent_version,
+                              default_db_url)
+from study_app.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class CreateError(ValueError):
+    """Bad input to `create`; the message names the option and the fix."""
+
+
+@dataclass
+class Source:
+    """One image before re-encoding: a file, or pixels sampled from a generator."""
+    is_generated: bool
+    model: str | None
+    path: Path | None = None
+    pixels: np.ndarray | None = None   # uint8 HWC, for sampled fakes
+    label: str = ""                    # where it came from, for the images table (analysts only)
+
+    def open(self):
+        from PIL import Image
+        return img.load_rgb(self.path) if self.path is not None else Image.fromarray(self.pixels, "RGB")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = StudyConfig
+    p = argparse.ArgumentParser(
+        prog="python -m study_app create", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Copy real and generated patterns into a new study's image store (opaque ids, "
+                    "identical PNG encoding, one byte length) and record the study in the database.",
+        epilog="example: python -m study_app create --name pilot --real data/patterns "
+               "--fake paper=runs/paper/samples_256 --db sqlite:///study.db")
+    p.add_argument("--name", required=True, help="study name (letters, digits, . _ -)")
+    p.add_argument("--real", type=Path, required=True, help="folder of real patterns")
+    p.add_argument("--fake", action="append", default=[], metavar="[NAME=]DIR",
+                   help="folder of generated patterns; repeat with NAME=DIR for several models")
+    p.add_argument("--model", type=Path, default=None, metavar="[NAME=]MODEL.onnx",
+                   help="ONNX generator to sample the fakes from instead of --fake")
+    p.add_argument("--n", type=int, default=d.n, help="number of fakes sampled from --model")
+    p.add_argument("--per-class", type=int, default=d.per_class, help="real and generated images per respondent")
+    p.add_argument("--db", default=d.db, help="database URL (default: $STUDY_DB_URL or sqlite:///study.db)")
+    p.add_argument("--image-dir", type=Path, default=None,
+                   help="where the study's PNGs go (default: next to a SQLite file, else ./study-images)")
+    p.add_argument("--disclose-ratio", action="store_true", help="tell respondents half the images are generated")
+    p.add_argument("--practice", type=int, default=d.practice, help="practice trials with feedback (even)")
+    p.add_argument("--catch", type=int, default=d.catch, help="attention-check trials")
+    p.add_argument("--consent-file", type=Path, default=None, help="Markdown consent text (default: built-in)")
+    p.add_argument("--min-median-ms", type=int, default=d.min_median_ms,
+                   help="exclusion rule: median response time floor in ms (0 = off)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed for subsets and generator sampling")
+    p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"], help="ONNX device for --model")
+    return p
+
+
+def _split_named(spec: str) -> tuple[str | None, str]:
+    if "=" in spec:
+        name, _, path = spec.partition("=")
+        return name.strip(), path
+    return None, spec
+
+
+def _default_model_name(path: Path) -> str:
+    """runs/NAME/export/generator.onnx -> NAME; otherwise the file's stem."""
+    if path.parent.name == "export" and path.parent.parent.name:
+        return path.parent.parent.name
+    return path.stem
+
+
+def _image_sources(folder: Path, option: str, is_generated: bool, model: str | None) -> list[Source]:
+    if not folder.is_dir():
+        raise CreateError(f"{option} {folder}: not a folder; give a folder of images")
+    files = img.list_images(folder)
+    if not files:
+        raise CreateError(f"{option} {folder}: no image files ({', '.join(img.IMAGE_SUFFIXES)}) found")
+    return [Source(is_generated, model, path=f, label=str(f.resolve())) for f in files]
+
+
+def gather(cfg: StudyConfig) -> tuple[list[Source], dict[str, list[Source]], int]:
+    """The real pool, the generated pools by model, and the generator resolution (px)."""
+    reals = _image_sources(Path(cfg.real), "--real", False, None)
+    fakes: dict[str, list[Source]] = {}
+    sizes: list[int] = []
+    if cfg.fake and cfg.model:
+        raise CreateError("--fake and --model: give one of them, not both")
+    for spec in cfg.fake:
+        name, path = _split_named(spec)
+        name = name or Path(path).name
+        if not name or name in fakes:
+            raise CreateError(f"--fake {spec}: model name {name!r} empty or repeated; use NAME=DIR")
+        fakes[name] = _image_sources(Path(path), "--fake", True, name)
+        for s in fakes[name]:
+            from PIL import Image
+            try:
+                with Image.open(s.path) as im:
+                    sizes.append(min(im.size))
+            except OSError as e:
+                raise CreateError(f"--fake {s.path}: unreadable image ({e}); remove it") from e
+    if cfg.model:
+        name, path = _split_named(str(cfg.model))
+        path = Path(path)
+        if not path.is_file():
+            raise CreateError(f"--model {path}: no such file; give an exported generator.onnx")
+        if cfg.n < 1:
+            raise CreateError("--n: give the number of fakes to sample from --model (>= 1)")
+        from export import load_sampler   # the one place study_app uses export
+        sampler = load_sampler(path, device=cfg.device)
+        name = name or _default_model_name(path)
+        log.info("sampling %d fakes from %s on %s", cfg.n, path, sampler.provider)
+        labels = None
+        if sampler.num_classes:
+            labels = np.arange(cfg.n, dtype=np.int64) % sampler.num_classes
+        pixels = sampler.sample(cfg.n, seed=cfg.seed, labels=labels)
+        fakes[name] = [Source(True, name, pixels=pixels[i], label=f"{path.resolve()}#seed={cfg.seed}&i={i}")
+                       for i in range(len(pixels))]
+        sizes.append(int(sampler.resolution))
+    if not fakes:
+        raise CreateError("--fake DIR or --model MODEL.onnx --n N: give the generated images")
+    return reals, fakes, min(sizes)
+
+
+def _check(cfg: StudyConfig) -> None:
+    if not NAME_RE.match(cfg.name or ""):
+        raise CreateError(f"--name {cfg.name!r}: use 1-100 letters, digits, '.', '_' or '-'")
+    if cfg.per_class < 1:
+        raise CreateError("--per-class: must be at least 1")
+    if cfg.practice < 0 or cfg.practice % 2:
+        raise CreateError("--practice: must be an even number >= 0 (half real, half generated)")
+    if cfg.catch < 0:
+        raise CreateError("--catch: must be >= 0")
+    if cfg.min_median_ms < 0:
+        raise CreateError("--min-median-ms: must be >= 0")
+    if cfg.consent_file is not None and not Path(cfg.consent_file).is_file():
+        raise CreateError(f"--consent-file {cfg.consent_file}: no such file")
+
+
+def _default_image_dir(db_url: str, name: str) -> Path:
+    u = make_url(db_url)
+    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
+        db = Path(u.database).expanduser().resolve()
+        return db.parent / f"{db.stem}-images" / name
+    return Path("study-images").resolve() / name
+
+
+def split_pools(reals: list[Source], fakes: dict[str, list[Source]], cfg: StudyConfig,
+                rng: random.Random) -> list[tuple[Source, str, str | None]]:
+    """Set practice and catch images aside; returns (source, kind, catch answer or None) rows."""
+    n_models = len(fakes)
+    prac_real, prac_fake = cfg.practice // 2, cfg.practice - cfg.practice // 2
+    need_real = cfg.per_class + prac_real + cfg.catch
+    if len(reals) < need_real:
+        raise CreateError(f"--real {cfg.real}: {len(reals)} images; need {cfg.per_class} (per class) + "
+                          f"{prac_real} (practice) + {cfg.catch} (catch) = {need_real}")
+    per_model = math.ceil(cfg.per_class / n_models)
+    prac_by_model = {m: 0 for m in fakes}
+    for i in range(prac_fake):
+        prac_by_model[sorted(fakes)[i % n_models]] += 1
+    for m, pool in fakes.items():
+        if len(pool) < per_model + prac_by_model[m]:
+            raise CreateError(f"generated pool {m!r}: {len(pool)} images; need {per_model} per respondent "
+                              f"+ {prac_by_model[m]} practice; add images (or --n)")
+    reals = reals[:]
+    rng.shuffle(reals)
+    rows = [(s, "practice", None) for s in reals[:prac_real]]
+    rows += [(s, "catch", rng.choice(["real", "generated"])) for s in reals[prac_real:prac_real + cfg.catch]]
+    rows += [(s, "main", None) for s in reals[prac_real + cfg.catch:]]
+    for m in sorted(fakes):
+        pool = fakes[m][:]
+        rng.shuffle(pool)
+        k = prac_by_model[m]
+        rows += [(s, "practice", None) for s in pool[:k]] + [(s, "main", None) for s in pool[k:]]
+    return rows
+
+
+def create_study(cfg: StudyConfig) -> dict:
+    """Build the study: re-encode every image, write the PNGs, record study + images. Returns a
+    summary dict (name, db, image_dir, counts, png_bytes)."""
+    _check(cfg)
+    db_url = cfg.db or default_db_url()
+    store = Store(db_url)
+    if cfg.name in store.study_names():
+        raise CreateError(f"--name {cfg.name}: a study with this name exists in the database; choose another")
+    text = Path(cfg.consent_file).read_text(encoding="utf-8") if cfg.consent_file else DEFAULT_CONSENT_TEXT
+    reals, fakes, gen_res = gather(cfg)
+    display = StudyOptions.display_size
+    rng = random.Random(cfg.seed)
+    rows = split_pools(reals, fakes, cfg, rng)
+    if gen_res < display:
+        log.info("generator resolution %d px < display %d px: reals reduced to %d px, then both "
+                 "classes upscaled alike", gen_res, display, gen_res)
+    rng.shuffle(rows)   # processing and file order carry no class pattern
+
+    pngs, kept = [], []
+    for source, kind, catch_answer in rows:
+        try:
+            pixels = img.to_display(source.open(), gen_res, display)
+        except OSError as e:
+            raise CreateError(f"{source.label}: unreadable image ({e}); remove it") from e
+        if catch_answer is not None:
+            pixels = img.render_catch(pixels, catch_answer)
+        pngs.append(img.encode_png(pixels))
+        kept.append((source, kind, catch_answer))
+    pngs = img.pad_all(pngs)
+
+    image_dir = Path(cfg.image_dir).resolve() if cfg.image_dir else _default_image_dir(db_url, cfg.name)
+    image_dir.mkdir(parents=True, exist_ok=True)
+    options = StudyOptions(per_class=cfg.per_class, disclose_ratio=cfg.disclose_ratio,
+                           practice=cfg.practice, catch=cfg.catch, generator_resolution=gen_res,
+                           models=sorted(fakes), seed=cfg.seed, min_median_response_ms=cfg.min_median_ms)
+    records = []
+    for png, (source, kind, catch_answer) in zip(pngs, kept):
+        image_id = secrets.token_hex(12)
+        path = image_dir / f"{image_id}.png"
+        path.write_bytes(png)
+        is_generated = (catch_answer == "generated") if kind == "catch" else source.is_generated
+        records.append({"id": image_id, "is_generated": is_generated,
+                        "model": source.model if kind != "catch" else None, "kind": kind,
+                        "path": str(path), "source": source.label,
+                        "sha256": hashlib.sha256(png).hexdigest(), "png": png})
+    study_id = store.create_study(cfg.name, options, text, consent_version(text), str(image_dir))
+    store.add_images(study_id, records)
+    store.close()
+    counts = {k: sum(1 for r in records if r["kind"] == k) for k in ("main", "practice", "catch")}
+    return {"name": cfg.name, "db": db_url, "image_dir": str(image_dir), "models": sorted(fakes),
+            "real": sum(1 for r in records if r["kind"] == "main" and not r["is_generated"]),
+            "generated": sum(1 for r in records if r["kind"] == "main" and r["is_generated"]),
+            **counts, "generator_resolution": gen_res, "png_bytes": len(pngs[0])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = StudyConfig(name=args.name, real=args.real, fake=args.fake, model=args.model, n=args.n,
+                      per_class=args.per_class, db=args.db, image_dir=args.image_dir,
+                      disclose_ratio=args.disclose_ratio, practice=args.practice, catch=args.catch,
+                      consent_file=args.consent_file, min_median_ms=args.min_median_ms,
+                      seed=args.seed, device=args.device)
+    try:
+        s = create_study(cfg)
+    except (CreateError, StoreError) as e:
+        log.error("%s", e)
+        return 2
+    shown = make_url(s["db"]).render_as_string(hide_password=True)
+    log.info("study %s: %d real + %d generated main images (models: %s), %d practice, %d catch; "
+             "generator resolution %d px; every PNG %d bytes; images in %s",
+             s["name"], s["real"], s["generated"], ", ".join(s["models"]), s["practice"], s["catch"],
+             s["generator_resolution"], s["png_bytes"], s["image_dir"])
+    print(f"python -m study_app --db '{shown}' --study {s['name']}")
+    return 0
