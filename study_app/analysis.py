@@ -408,17 +408,18 @@ def gee_clothing(resp: pd.DataFrame, trials: pd.DataFrame) -> dict:
     """Trial-level logistic GEE clustered on respondent: correct ~ clothing_work + gender +
     age band + image class; covariates with a single level are left out."""
     d = _trial_table(resp, trials)
-    terms = ["clothing_work"]
-    for c, term in (("gender", "C(gender)"), ("age_band", "C(age_band)"),
-                    ("is_generated", "is_generated")):
+    terms, covariates = ["clothing_work"], []
+    for c, term, name in (("gender", "C(gender)", "gender"), ("age_band", "C(age_band)", "age band"),
+                          ("is_generated", "is_generated", "image class")):
         if d[c].nunique() > 1:
             terms.append(term)
+            covariates.append(name)
     if d["clothing_work"].nunique() < 2:
         out = {"estimable": False, "why": "only one work group among included respondents"}
     else:
         out = _gee("correct ~ " + " + ".join(terms), d, "clothing_work")
     if out["estimable"]:
-        out["reading"] = (f"Adjusted for {', '.join(t for t in terms[1:]) or 'nothing'}, clothing "
+        out["reading"] = (f"Adjusted for {', '.join(covariates) or 'nothing'}, clothing "
                           f"work multiplies the odds of a correct answer by "
                           f"{out['odds_ratio']:.2f} (95 % CI {out['or_ci_low']:.2f}-"
                           f"{out['or_ci_high']:.2f}, p = {out['p_value']:.3g}; GEE clustered on "
