@@ -153,8 +153,14 @@ def frames(res: A.Analysis) -> dict[str, pd.DataFrame]:
     resp["accuracy"] = resp["accuracy"].astype(float)
     src = {"trials.csv": res.trials, "respondents.csv": resp, "images.csv": res.images,
            "models.csv": res.models, "table5.csv": res.table5, "table7.csv": res.table7}
-    return {name: src[name][[c for c, *_ in cols]].reset_index(drop=True)
-            for name, cols in CODEBOOK.items()}
+    out = {}
+    for name, cols in CODEBOOK.items():
+        df = src[name][[c for c, *_ in cols]].reset_index(drop=True)
+        for c, t, *_ in cols:
+            if t == "str":      # one text representation: Python str, None (empty cell) for missing
+                df[c] = df[c].astype(object).where(df[c].notna() & (df[c] != ""), None)
+        out[name] = df
+    return out
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
