@@ -64,6 +64,7 @@ class ClientResult:
     latencies_ms: list[float] = field(default_factory=list)
     double_clicks: int = 0
     media_errors: int = 0
+    server_errors: list[str] = field(default_factory=list)   # error pages met (then reloaded)
     code: str | None = None
     error: str | None = None
 
@@ -76,6 +77,7 @@ class Page:
         self.trial: int | None = None
         self.image_url: str | None = None
         self.code: str | None = None
+        self.exception: str | None = None   # an error the server showed instead of the page
 
 
 class Client:
@@ -124,6 +126,10 @@ class Client:
                         page.image_url = e.imgs.imgs[0].url
                     elif t == "code":
                         page.code = e.code.code_text
+                    elif t == "exception":
+                        page.exception = f"{e.exception.type}: {e.exception.message}"[:160]
+                    elif t == "alert" and e.alert.format == 1:     # st.error
+                        page.exception = f"st.error: {e.alert.body}"[:160]
                 elif kind == "script_finished" and f.script_finished == FINISHED_OK:
                     return page
 
@@ -178,9 +184,24 @@ async def respondent(host: str, port: int, pid: str, rid: int, rng: random.Rando
                     res.media_errors += 1
                 page.image_url = None
             res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            if page.trial is None and page.code is None and page.exception is not None:
+                # The server showed an error instead of the next page: do what a person does,
+                # reload the link (a new session), which resumes at the next unanswered trial.
+                res.server_errors.append(page.exception)
+                if len(res.server_errors) > 3:
+                    break
+                await c.close()
+                c = Client(host, port, pid)
+                await c.connect()
+                await c.send()
+                page = await c.until_finished(timeout)
+                if "Start" in page.buttons:      # nothing answered yet: instructions again
+                    await c.send(page.buttons["Start"])
+                    page = await c.until_finished(timeout)
         res.code = page.code
         if res.code is None:
-            raise RuntimeError("no completion code after the last trial")
+            raise RuntimeError(f"page without a trial or a completion code after trial "
+                               f"{max(res.sent, default=None)}: {page.exception or 'no error shown'}")
     except Exception as e:   # noqa: BLE001 - every failure is counted and reported, never hidden
         res.error = f"{type(e).__name__}: {e}"[:200]
     finally:
@@ -370,6 +391,7 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         "lost": lost, "duplicated": dup, "mismatched": mismatched, "unexpected": unexpected,
         "double_clicks": sum(r.double_clicks for r in results),
         "media_errors": sum(r.media_errors for r in results),
+        "server_error_pages": sum(len(r.server_errors) for r in results),
         "finished_in_db": int(resp.loc[resp["respondent_id"] != warm[0], "finished_at"].notna().sum()),
         "p50_ms": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
         "p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
@@ -377,10 +399,11 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         "answers_per_s": round(len(sent) / wall, 1), "wall_s": round(wall, 1),
         **server,
         "client_cpu_s": round((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), 1),
-        "error_examples": sorted({r.error for r in results if r.error})[:3],
+        "error_examples": sorted({r.error for r in results if r.error}
+                                 | {e.split("\n")[0] for r in results for e in r.server_errors})[:3],
     }
     row["goal_met"] = bool(row["lost"] == 0 and row["duplicated"] == 0 and row["mismatched"] == 0
-                           and row["errors"] == 0 and row["timed_out"] == 0
+                           and row["errors"] == 0 and row["server_error_pages"] == 0 and row["timed_out"] == 0
                            and row["p95_ms"] is not None and row["p95_ms"] < GOAL_P95_MS)
     return row
 
@@ -410,7 +433,7 @@ def provenance(argv: list[str]) -> dict:
 
 
 COLUMNS = ["respondents", "servers", "db", "completed", "answers_sent", "answers_saved", "lost",
-           "duplicated", "mismatched", "double_clicks", "media_errors", "p50_ms", "p95_ms",
+           "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages", "p50_ms", "p95_ms",
            "max_ms", "answers_per_s", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
            "server_rss_peak_mib", "client_cpu_s", "goal_met"]
 
@@ -427,7 +450,10 @@ def markdown(rows: list[dict], prov: dict) -> str:
              "Each respondent is a websocket client speaking Streamlit's protocol (no browser), "
              f"answering {2 * args.per_class} trials with a think time of {args.think} +/- "
              f"{args.jitter} s and fetching every image over HTTP; {100 * args.double_click:.0f} % "
-             "of clicks are double clicks. Latency = click sent -> next image's script run "
+             "of clicks are double clicks. A client that gets an error page instead of the next "
+             "image reloads its link once (as a person would) and goes on from the next "
+             "unanswered trial; server_error_pages counts those, lost counts clicks whose answer "
+             "never reached the database. Latency = click sent -> next image's script run "
              "finished and its bytes fetched. The load generator runs on the same machine as the "
              "server(s), and this 2-core machine is shared with other jobs, so absolute numbers are "
              "noisy; compare rows of one run. Server CPU: 100 % = one core. Goal: 0 lost, 0 "
@@ -500,8 +526,14 @@ def main(argv: list[str] | None = None) -> int:
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text(md)
     os.replace(tmp, out.with_suffix(".md"))
+    logs = sorted(work.glob("server_*.log"))
+    keep = Path(tempfile.gettempdir()) / "study_load_logs"
+    keep.mkdir(exist_ok=True)
+    for f in logs:
+        shutil.copy(f, keep / f.name)
     shutil.rmtree(work, ignore_errors=True)
     print(markdown(rows, prov))
+    print(f"server logs kept in {keep}", file=sys.stderr)
     return 0
 
 

@@ -334,9 +334,11 @@ def signal_detection(resp: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     d_txt = ("not testable" if d.get("p_value") is None else
              f"{'different' if d['p_value'] < ALPHA else 'not reliably different'} from 0 "
              f"(p = {d['p_value']:.3g})")
-    bias = ("towards answering 'generated'" if c["mean"] < 0 else "towards answering 'real'")
+    bias = ("practically none" if abs(c["mean"]) < 0.1 else
+            "a bias towards answering 'generated'" if c["mean"] < 0 else
+            "a bias towards answering 'real'")
     out["reading"] = (f"Mean sensitivity d' = {d['mean']:.2f}, {d_txt}: 0 means no ability to tell "
-                      f"the classes apart. Mean criterion c = {c['mean']:.2f}, a bias {bias}; "
+                      f"the classes apart. Mean criterion c = {c['mean']:.2f}, response bias: {bias}; "
                       f"hit rate {100 * out['hit_rate']['mean']:.1f} %, false-alarm rate "
                       f"{100 * out['false_alarm_rate']['mean']:.1f} %.")
     return r, out
