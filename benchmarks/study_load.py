@@ -65,6 +65,7 @@ class ClientResult:
     double_clicks: int = 0
     media_errors: int = 0
     server_errors: list[str] = field(default_factory=list)   # error pages met (then reloaded)
+    inflight: tuple[int, str] | None = None   # a click sent, its answer page not seen yet
     code: str | None = None
     error: str | None = None
 
@@ -148,11 +149,11 @@ class Client:
             await self.ws.close()
 
 
-async def respondent(host: str, port: int, pid: str, rid: int, rng: random.Random,
+async def respondent(res: ClientResult, host: str, port: int, pid: str, rng: random.Random,
                      think: float, jitter: float, double_click: float, start_delay: float,
                      timeout: float) -> ClientResult:
-    """One respondent from opening the link to the completion code."""
-    res = ClientResult(respondent_id=rid)
+    """One respondent from opening the link to the completion code, recorded into `res` as it
+    goes (so a respondent stopped by the level's time limit still counts what it sent)."""
     c = Client(host, port, pid)
     try:
         await asyncio.sleep(start_delay)
@@ -174,11 +175,12 @@ async def respondent(host: str, port: int, pid: str, rid: int, rng: random.Rando
             if rng.random() < double_click:
                 await c.send(page.buttons[answer])
                 res.double_clicks += 1
-            res.sent[i] = answer.lower()
+            res.inflight = (i, answer.lower())
             while True:    # a double click may show the same trial once more before moving on
                 page = await c.until_finished(timeout)
                 if page.trial is None or page.trial > i:
                     break
+            res.sent[i], res.inflight = answer.lower(), None
             if page.image_url:
                 if (await c.fetch(page.image_url)) != 200:
                     res.media_errors += 1
@@ -352,20 +354,22 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         rng = random.Random(args.seed + level_idx)
         t0 = time.perf_counter()
+        results = [ClientResult(respondent_id=rid) for rid, _ in people]
         tasks = [asyncio.create_task(respondent(
-            "127.0.0.1", ports[j % len(ports)], pid, rid, random.Random(rng.random()),
+            results[j], "127.0.0.1", ports[j % len(ports)], pid, random.Random(rng.random()),
             args.think, args.jitter, args.double_click, rng.uniform(0, args.think + args.jitter),
             args.timeout)) for j, (rid, pid) in enumerate(people)]
         done, pending = await asyncio.wait(tasks, timeout=args.level_time_limit)
         for t in pending:
             t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.sleep(2)     # let answers already sent reach the database
         wall = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         server = await mon.stop()
     finally:
         for p in procs:
             stop_server(p)
-    results = [t.result() for t in done]
     timed_out = len(pending)
     # What the database holds, against what the clients clicked.
     trials = store.trials_frame(study)
@@ -378,16 +382,19 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         if (rid, i) in saved:
             dup += 1
         saved[(rid, i)] = a
+    # lost counts clicks whose client saw the next page (or an error page) afterwards; a click
+    # still in flight when the time limit stopped its client is reported as in_flight_at_limit.
     lost = sum(1 for k in sent if k not in saved)
     mismatched = sum(1 for k, a in sent.items() if k in saved and saved[k] != a)
-    unexpected = sum(1 for k in saved if k not in sent)
+    inflight = {(r.respondent_id, r.inflight[0]) for r in results if r.inflight}
+    unexpected = sum(1 for k in saved if k not in sent and k not in inflight)
     lat = np.array([x for r in results for x in r.latencies_ms])
     store.close()
     n_trials = 2 * args.per_class
     row = {
         "respondents": n, "servers": args.servers, "db": args.db, "trials_each": n_trials,
         "completed": sum(1 for r in results if r.code), "errors": sum(1 for r in results if r.error),
-        "timed_out": timed_out, "answers_sent": len(sent), "answers_saved": len(saved),
+        "timed_out": timed_out, "in_flight_at_limit": len(inflight), "answers_sent": len(sent), "answers_saved": len(saved),
         "lost": lost, "duplicated": dup, "mismatched": mismatched, "unexpected": unexpected,
         "double_clicks": sum(r.double_clicks for r in results),
         "media_errors": sum(r.media_errors for r in results),
@@ -432,7 +439,7 @@ def provenance(argv: list[str]) -> dict:
                          "websockets": websockets.__version__}}
 
 
-COLUMNS = ["respondents", "servers", "db", "completed", "answers_sent", "answers_saved", "lost",
+COLUMNS = ["respondents", "servers", "db", "completed", "timed_out", "in_flight_at_limit", "answers_sent", "answers_saved", "lost",
            "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages", "p50_ms", "p95_ms",
            "max_ms", "answers_per_s", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
            "server_rss_peak_mib", "client_cpu_s", "goal_met"]
@@ -484,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--servers", type=int, default=1, help="app servers (postgres for > 1)")
     p.add_argument("--port", type=int, default=8700, help="first server port")
     p.add_argument("--timeout", type=float, default=60.0, help="per-click timeout, s")
-    p.add_argument("--level-time-limit", type=float, default=400.0, help="per level bound, s")
+    p.add_argument("--level-time-limit", type=float, default=600.0, help="per level bound, s")
     p.add_argument("--stop-after-knee", action="store_true", help="stop at the first level that misses the goal")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "results" / "study_load")
