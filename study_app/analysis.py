@@ -132,7 +132,7 @@ def apply_exclusions(respondents: pd.DataFrame, trials: pd.DataFrame,
         if (rules.min_median_response_ms > 0 and pd.notna(row.median_response_ms)
                 and row.median_response_ms < rules.min_median_response_ms):
             reasons[i].append("too fast")
-    df["exclusion_reason"] = ["; ".join(r) for r in reasons]
+    df["exclusion_reason"] = pd.Series(["; ".join(r) for r in reasons], index=df.index, dtype=object)
     df["excluded"] = df["exclusion_reason"] != ""
     df["included"] = df["finished"] & ~df["excluded"]
     return df
@@ -459,10 +459,13 @@ def order_effect(resp: pd.DataFrame, trials: pd.DataFrame) -> dict:
 def progress(resp: pd.DataFrame) -> dict:
     """Counts for the live progress line: started, consented, finished, excluded (+ per rule),
     included, simulated."""
-    reasons = resp.loc[resp["excluded"], "exclusion_reason"].str.split("; ").explode()
+    counts: dict[str, int] = {}
+    for reason in resp.loc[resp["excluded"], "exclusion_reason"]:
+        for rule in str(reason).split("; "):
+            counts[rule] = counts.get(rule, 0) + 1
     return {"started": int(len(resp)), "consented": int(resp["consented_at"].notna().sum()),
             "finished": int(resp["finished"].sum()), "excluded": int(resp["excluded"].sum()),
-            "excluded_by_rule": {k: int(v) for k, v in reasons.value_counts().items()},
+            "excluded_by_rule": counts,
             "included": int(resp["included"].sum()), "simulated": int(resp["simulated"].sum())}
 
 

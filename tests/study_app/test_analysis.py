@@ -58,7 +58,10 @@ def build_frames(people: list[dict], n_catch: int = 0):
     trials["shown_at"] = T0
     trials["answered_at"] = T0 + pd.Timedelta(seconds=2)
     trials["response_ms"] = trials["response_ms"].astype("Int64")
-    resp = pd.DataFrame(resp)
+    resp = pd.DataFrame(resp, columns=["respondent_id", "pid", "gender", "age_band", "clothing_work",
+                                       "background", "consent_version", "consented_at",
+                                       "started_at", "finished_at", "completion_code", "seed",
+                                       "simulated"])
     resp["clothing_work"] = resp["clothing_work"].astype("boolean")
     return resp, trials, images
 
@@ -253,3 +256,10 @@ def test_gee_finds_a_real_group_difference_and_order_effect():
     o = res.stats[A.KEY_ORDER]
     assert o["estimable"] and o["odds_ratio"] > 1 and o["p_value"] < 0.01
     assert o["accuracy_second_half"] > o["accuracy_first_half"]
+
+
+def test_a_study_without_respondents_analyses_to_empty_tables():
+    res = A.analyse(*build_frames([]), n_boot=100)
+    assert res.progress["started"] == 0 and res.progress["excluded_by_rule"] == {}
+    assert list(res.table7["n"]) == [0] * 6
+    assert res.stats[A.KEY_ACCURACY]["n"] == 0 and res.stats[A.KEY_GEE]["estimable"] is False

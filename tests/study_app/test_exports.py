@@ -82,3 +82,19 @@ def test_export_bad_input_exits_2(tmp_path, caplog):
     assert "--study nope" in caplog.text
     assert main(["--db", "mysql://x/y", "--out", str(tmp_path / "x")]) == 2
     assert main(["--db", url, "--out", str(tmp_path / "x"), "--n-bootstrap", "5"]) == 2
+
+
+def test_export_of_a_study_without_respondents(tmp_path):
+    rng = np.random.default_rng(3)
+    for sub in ("real", "fake"):
+        (tmp_path / sub).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / sub / f"{sub}_{i}.png")
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    create_study(StudyConfig(name="empty", real=tmp_path / "real", fake=[str(tmp_path / "fake")],
+                             per_class=2, db=url, image_dir=tmp_path / "images"))
+    assert main(["--db", url, "--out", str(tmp_path / "e"), "--n-bootstrap", "100"]) == 0
+    loaded = read_export(tmp_path / "e")
+    assert len(loaded["trials.csv"]) == 0 and len(loaded["respondents.csv"]) == 0
+    assert len(loaded["images.csv"]) == 6 and (loaded["images.csv"]["n_answers"] == 0).all()
