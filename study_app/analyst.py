@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 
 from study_app import analysis as A  # noqa: E402
 from study_app.config import ENV_STUDY, default_db_url  # noqa: E402
-from study_app.exports import (CODEBOOK, _jsonable, analyse_study, codebook_markdown,  # noqa: E402
+from study_app.exports import (CODEBOOK, jsonable, analyse_study, codebook_markdown,  # noqa: E402
                                frames, table6_figure)
 from study_app.store import Store, StoreError  # noqa: E402
 
@@ -159,13 +159,13 @@ def _statistics(res: A.Analysis) -> None:
         s = res.stats[key]
         st.markdown(f"**{title}.** {s['reading']}")
         with st.expander("numbers", expanded=False):
-            st.json(_jsonable({k: v for k, v in s.items() if k != "reading"}))
+            st.json(jsonable({k: v for k, v in s.items() if k != "reading"}))
 
 
 def _downloads(res: A.Analysis, study: str) -> None:
     st.subheader("Downloads")
     files = {name: df.to_csv(index=False) for name, df in frames(res).items()}
-    files["stats.json"] = json.dumps(_jsonable(res.stats), indent=2)
+    files["stats.json"] = json.dumps(jsonable(res.stats), indent=2)
     files["codebook.md"] = codebook_markdown(study)
     cols = st.columns(3)
     for i, (name, data) in enumerate(files.items()):

@@ -169,11 +169,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _jsonable(x):
+def jsonable(x):
+    """x with numpy scalars as Python numbers and NaN/inf as None (valid JSON)."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, (np.integer,)):
         return int(x)
     if isinstance(x, (float, np.floating)):
@@ -266,7 +267,7 @@ def write_export(store: Store, cfg: ExportConfig, command: str = "") -> dict[str
         "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed, "band_rule": A.BAND_RULE,
         "exclusion_rules": res.rules.describe(), "simulated_respondents": res.progress["simulated"],
         "command": command}}
-    _atomic_write(out / "stats.json", json.dumps(_jsonable(stats), indent=2).encode("utf-8"))
+    _atomic_write(out / "stats.json", json.dumps(jsonable(stats), indent=2).encode("utf-8"))
     _atomic_write(out / "codebook.md", codebook_markdown(study).encode("utf-8"))
     written["stats.json"], written["codebook.md"] = out / "stats.json", out / "codebook.md"
     return written
