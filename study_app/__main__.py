@@ -25,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "settings). Other verbs: create (set a study up), export (CSVs for analysts), "
                     "simulate (dry-run respondents); see `python -m study_app VERB --help`.",
         epilog="example: python -m study_app --db sqlite:///study.db --study pilot --port 8501")
-    p.add_argument("--db", default=None, help=f"database URL (default: ${ENV_DB_URL} or sqlite:///study.db)")
-    p.add_argument("--study", default=None, help="study to serve (default: the newest in the database)")
+    p.add_argument("--db", default=None, help=f"database URL; None: ${ENV_DB_URL}, else sqlite:///study.db")
+    p.add_argument("--study", default=None, help="study to serve; None: the newest in the database")
     p.add_argument("--address", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=8501, help="TCP port")
     p.add_argument("--dry-run", action="store_true", help="print the streamlit command and exit")
@@ -40,6 +40,9 @@ def streamlit_command(address: str, port: int) -> list[str]:
             "--server.fileWatcherType", "none",
             "--server.runOnSave", "false",
             "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal",
+            "--theme.base", "light",
+            "--theme.primaryColor", "#1f4e79",
             "--server.address", address,
             "--server.port", str(port)]
 

@@ -17,7 +17,7 @@ ANSWERS = ("real", "generated")
 KINDS = ("main", "practice", "catch")
 
 DEFAULT_CONSENT_TEXT = """\
-### About this study
+##### About this study
 
 You are invited to take part in a study on how people perceive textile patterns. You will see
 a series of pattern images, one at a time, and decide for each whether it is a **real** pattern
@@ -33,7 +33,7 @@ be published as anonymous tables and data files.
 
 **Taking part is voluntary.** You may stop at any time by closing this page; answers given
 until then are kept under the random code unless you ask the research team to delete them
-(quote the code in the address bar).
+(send them the link of this page: it holds your random code).
 
 By pressing **I agree** you confirm that you are at least 16 years old, have read this text,
 and agree to take part.
@@ -96,5 +96,7 @@ class StudyConfig:
     catch: int = 0                       # attention-check trials
     consent_file: Path | None = None     # Markdown consent text (default: a built-in text)
     min_median_ms: int = 300             # exclusion rule: median response time floor (0 = off)
+    exclude_failed_catch: bool = True    # exclusion rule: a wrong answer on any catch trial
+    exclude_identical_answers: bool = True   # exclusion rule: the same answer on every main trial
     seed: int = 0                        # seed for subsets and sampling
     device: str = "auto"                 # ONNX execution device for --model: auto | cpu | cuda

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from sqlalchemy.engine import make_url
 
 from study_app import images as img
@@ -36,8 +37,7 @@ class Source:
     pixels: np.ndarray | None = None   # uint8 HWC, for sampled fakes
     label: str = ""                    # where it came from, for the images table (analysts only)
 
-    def open(self):
-        from PIL import Image
+    def open(self) -> Image.Image:
         return img.load_rgb(self.path) if self.path is not None else Image.fromarray(self.pixels, "RGB")
 
 
@@ -57,15 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ONNX generator to sample the fakes from instead of --fake")
     p.add_argument("--n", type=int, default=d.n, help="number of fakes sampled from --model")
     p.add_argument("--per-class", type=int, default=d.per_class, help="real and generated images per respondent")
-    p.add_argument("--db", default=d.db, help="database URL (default: $STUDY_DB_URL or sqlite:///study.db)")
+    p.add_argument("--db", default=d.db, help="database URL; empty: $STUDY_DB_URL, else sqlite:///study.db")
     p.add_argument("--image-dir", type=Path, default=None,
-                   help="where the study's PNGs go (default: next to a SQLite file, else ./study-images)")
+                   help="where the study's PNGs go; None: next to a SQLite file, else ./study-images")
     p.add_argument("--disclose-ratio", action="store_true", help="tell respondents half the images are generated")
     p.add_argument("--practice", type=int, default=d.practice, help="practice trials with feedback (even)")
     p.add_argument("--catch", type=int, default=d.catch, help="attention-check trials")
-    p.add_argument("--consent-file", type=Path, default=None, help="Markdown consent text (default: built-in)")
+    p.add_argument("--consent-file", type=Path, default=None, help="Markdown consent text; None: the built-in text")
     p.add_argument("--min-median-ms", type=int, default=d.min_median_ms,
                    help="exclusion rule: median response time floor in ms (0 = off)")
+    p.add_argument("--exclude-failed-catch", action=argparse.BooleanOptionalAction,
+                   default=d.exclude_failed_catch, help="exclusion rule: any catch trial answered wrongly")
+    p.add_argument("--exclude-identical-answers", action=argparse.BooleanOptionalAction,
+                   default=d.exclude_identical_answers,
+                   help="exclusion rule: the same answer on every main trial")
     p.add_argument("--seed", type=int, default=d.seed, help="seed for subsets and generator sampling")
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"], help="ONNX device for --model")
     return p
@@ -108,7 +113,6 @@ def gather(cfg: StudyConfig) -> tuple[list[Source], dict[str, list[Source]], int
             raise CreateError(f"--fake {spec}: model name {name!r} empty or repeated; use NAME=DIR")
         fakes[name] = _image_sources(Path(path), "--fake", True, name)
         for s in fakes[name]:
-            from PIL import Image
             try:
                 with Image.open(s.path) as im:
                     sizes.append(min(im.size))
@@ -122,7 +126,10 @@ def gather(cfg: StudyConfig) -> tuple[list[Source], dict[str, list[Source]], int
         if cfg.n < 1:
             raise CreateError("--n: give the number of fakes to sample from --model (>= 1)")
         from export import load_sampler   # the one place study_app uses export
-        sampler = load_sampler(path, device=cfg.device)
+        try:
+            sampler = load_sampler(path, device=cfg.device)
+        except (ValueError, RuntimeError) as e:   # export's ModelFileError / DeviceError
+            raise CreateError(f"--model {path}: {e}") from e
         name = name or _default_model_name(path)
         log.info("sampling %d fakes from %s on %s", cfg.n, path, sampler.provider)
         labels = None
@@ -224,7 +231,9 @@ def create_study(cfg: StudyConfig) -> dict:
     image_dir.mkdir(parents=True, exist_ok=True)
     options = StudyOptions(per_class=cfg.per_class, disclose_ratio=cfg.disclose_ratio,
                            practice=cfg.practice, catch=cfg.catch, generator_resolution=gen_res,
-                           models=sorted(fakes), seed=cfg.seed, min_median_response_ms=cfg.min_median_ms)
+                           models=sorted(fakes), seed=cfg.seed, min_median_response_ms=cfg.min_median_ms,
+                           exclude_failed_catch=cfg.exclude_failed_catch,
+                           exclude_identical_answers=cfg.exclude_identical_answers)
     records = []
     for png, (source, kind, catch_answer) in zip(pngs, kept):
         image_id = secrets.token_hex(12)
@@ -235,8 +244,8 @@ def create_study(cfg: StudyConfig) -> dict:
                         "model": source.model if kind != "catch" else None, "kind": kind,
                         "path": str(path), "source": source.label,
                         "sha256": hashlib.sha256(png).hexdigest(), "png": png})
-    study_id = store.create_study(cfg.name, options, text, consent_version(text), str(image_dir))
-    store.add_images(study_id, records)
+    # Study and images in one transaction: a failure leaves no half-made study behind.
+    store.create_study(cfg.name, options, text, consent_version(text), str(image_dir), records)
     store.close()
     counts = {k: sum(1 for r in records if r["kind"] == k) for k in ("main", "practice", "catch")}
     return {"name": cfg.name, "db": db_url, "image_dir": str(image_dir), "models": sorted(fakes),
@@ -251,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                       per_class=args.per_class, db=args.db, image_dir=args.image_dir,
                       disclose_ratio=args.disclose_ratio, practice=args.practice, catch=args.catch,
                       consent_file=args.consent_file, min_median_ms=args.min_median_ms,
+                      exclude_failed_catch=args.exclude_failed_catch,
+                      exclude_identical_answers=args.exclude_identical_answers,
                       seed=args.seed, device=args.device)
     try:
         s = create_study(cfg)

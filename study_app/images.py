@@ -10,7 +10,8 @@ What a respondent's browser can see of an image, and why none of it reveals the 
   ones, so a size pattern could give the class away. Every PNG of a study is therefore padded
   with one zero-filled private ancillary chunk (`paDd`, ignored by decoders) to the same length:
   the largest encoded image rounded up to a multiple of 4 KiB. All images of a study have exactly
-  one byte length.
+  one byte length. (The single IDAT chunk's length still equals the compressed size, which
+  is a function of the pixels: it tells someone who parses the file nothing the pixels don't.)
 * URL and name: the app passes the bytes to `st.image(..., output_format="PNG")`, which serves
   them unchanged from Streamlit's media store under a content hash (`/media/<sha>.png`); file
   names on disk are random tokens and never reach the browser. No caption; the same alt text for
@@ -29,7 +30,8 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 PAD_QUANTUM = 4096        # bytes; padded sizes are multiples of this
 PAD_CHUNK = b"paDd"       # ancillary (a), private (a), reserved bit clear (D), safe-to-copy (d)
-PNG_COMPRESS_LEVEL = 9
+PNG_COMPRESS_LEVEL = 6   # zlib's default: sizes are padded anyway, so speed wins
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALT_TEXT = "Pattern to judge"   # identical for every image
 RESAMPLE = Image.Resampling.LANCZOS
 
@@ -73,10 +75,18 @@ def to_display(im: Image.Image, generator_resolution: int, display_size: int) ->
 
 
 def encode_png(image_u8: np.ndarray) -> bytes:
-    """uint8 HWC RGB -> PNG bytes, the one encoder setting of every study image, no metadata."""
+    """uint8 HWC RGB -> PNG bytes, the one encoder setting of every study image: IHDR, one IDAT,
+    IEND and nothing else (Pillow splits IDAT at 64 KiB; joined so every image has one layout)."""
     buf = io.BytesIO()
     Image.fromarray(image_u8, "RGB").save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buf.getvalue()
+    png = buf.getvalue()
+    header, idat = b"", b""
+    for kind, data in _iter_chunks(png):
+        if kind == b"IHDR":
+            header = data
+        elif kind == b"IDAT":
+            idat += data
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -106,14 +116,17 @@ def pad_all(pngs: list[bytes]) -> list[bytes]:
     return [pad_png(p, size) for p in pngs]
 
 
-def png_chunks(png: bytes) -> list[bytes]:
-    """The chunk types of a PNG file in order (for tests and audits)."""
-    out, pos = [], 8
+def _iter_chunks(png: bytes):
+    pos = len(PNG_SIGNATURE)
     while pos < len(png):
         n = struct.unpack(">I", png[pos:pos + 4])[0]
-        out.append(png[pos + 4:pos + 8])
+        yield png[pos + 4:pos + 8], png[pos + 8:pos + 8 + n]
         pos += 12 + n
-    return out
+
+
+def png_chunks(png: bytes) -> list[bytes]:
+    """The chunk types of a PNG file in order (for tests and audits)."""
+    return [kind for kind, _ in _iter_chunks(png)]
 
 
 def render_catch(image_u8: np.ndarray, expected: str) -> np.ndarray:

@@ -106,7 +106,7 @@ def route(current: st.Page, by_stage: dict[str, st.Page]) -> None:
     else:
         want = stage_of(r)
     if mine[current.url_path] != want:
-        st.switch_page(by_stage[want], query_params={"pid": pid} if pid and r else None)
+        st.switch_page(by_stage[want], query_params={"pid": pid} if pid else None)
 
 
 def _header() -> None:
@@ -195,26 +195,28 @@ def demographics_page() -> None:
         return
     errors = st.session_state.demo_errors
     st.markdown("##### A few questions about you")
-    st.caption("Step 1 of 3. These answers are stored without your name.")
+    st.caption("Step 1 of 3 · These answers are stored without your name.")
+    if errors:
+        st.error("Please complete the answers marked in red.")
     with st.form("demographics", border=True):
         st.radio("Gender", list(GENDER_LABELS), format_func=GENDER_LABELS.get, index=None,
                  horizontal=True, key="demo_gender")
         if "gender" in errors:
-            st.error(errors["gender"])
+            st.markdown(f":red[{errors['gender']}]")
         st.selectbox("Age", list(AGE_LABELS), format_func=AGE_LABELS.get, index=None,
                      placeholder="Choose your age band", key="demo_age")
         if "age" in errors:
-            st.error(errors["age"])
+            st.markdown(f":red[{errors['age']}]")
         st.radio("Do you work in a clothing-related job (design, production, retail, ...)?",
                  ["yes", "no"], format_func=str.capitalize, index=None, horizontal=True,
                  key="demo_clothing")
         if "clothing" in errors:
-            st.error(errors["clothing"])
+            st.markdown(f":red[{errors['clothing']}]")
         st.text_input("Your background in a few words", max_chars=200,
                       placeholder="e.g. textile design student, nurse, software engineer",
                       key="demo_background")
         if "background" in errors:
-            st.error(errors["background"])
+            st.markdown(f":red[{errors['background']}]")
         st.form_submit_button("Continue", type="primary", key="demo_submit",
                                on_click=_submit_demographics, args=(r["respondent_id"],))
 
@@ -233,7 +235,7 @@ def instructions_page() -> None:
     s = get_store(_url()).get_study(r["study"])
     n = 2 * s["per_class"] + s["catch"]
     st.markdown("##### How it works")
-    st.caption("Step 2 of 3")
+    st.caption("Step 2 of 3 · Instructions")
     lines = [
         f"You will see **{n} pattern images**, one at a time.",
         "Some are photographs or scans of **real** textile patterns; others were **generated** "
@@ -274,12 +276,11 @@ def _practice_feedback(plan_len_practice: int) -> bool:
     if fb is None:
         return False
     _, trial_index, answer, truth = fb
-    label = {"real": "real", "generated": "generated"}[truth]
     st.markdown(f"##### Practice {trial_index + 1} of {plan_len_practice}")
     if answer == truth:
-        st.success(f"Correct: this pattern is {label}.")
+        st.success(f"Correct: this pattern is {truth}.")
     else:
-        st.warning(f"Not quite: this pattern is {label}.")
+        st.warning(f"Not quite: this pattern is {truth}.")
     if trial_index + 1 == plan_len_practice:
         st.info("That was the last practice image. The study starts with the next image.")
     st.button("Next", key=f"practice_next_{trial_index}", type="primary", on_click=_next)
@@ -300,7 +301,10 @@ def trials_page() -> None:
     fb = st.session_state.feedback
     if fb is not None and fb[0] == r["respondent_id"] and _practice_feedback(n_practice):
         return
-    i = min(set(range(len(plan))) - r["answered"])
+    remaining = set(range(len(plan))) - r["answered"]
+    if not remaining:     # the last answer came from another tab since routing: go to thanks
+        st.rerun()
+    i = min(remaining)
     info = pool[plan[i]]
     practice = info.kind == "practice"
     if practice:
@@ -311,7 +315,7 @@ def trials_page() -> None:
     st.session_state.shown_at.setdefault(i, utcnow())
     with st.container(horizontal_alignment="center", key="trial_image"):
         images.show(image_bytes(_url(), plan[i]), s["display_size"])
-        st.markdown("Is this pattern **real** or **generated**?")
+        st.markdown("Is this pattern **real** or **generated**?", text_alignment="center")
         truth = ("generated" if info.is_generated else "real") if practice else None
         with st.container(horizontal=True, horizontal_alignment="center", key="trial_buttons"):
             for answer, label in (("real", "Real"), ("generated", "Generated")):
@@ -328,7 +332,7 @@ def thanks_page() -> None:
         return
     code = get_store(_url()).finish(r["respondent_id"])
     st.markdown("##### Thank you for taking part!")
-    st.caption("Step 3 of 3: all answers are saved.")
+    st.caption("All your answers are saved.")
     st.markdown("Your completion code (quote it if you were asked to):")
     st.code(code, language=None)
     st.markdown(

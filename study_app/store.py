@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -171,15 +172,15 @@ class Store:
         self._plans: dict[int, list[str]] = {}        # respondent id -> plan (immutable once made)
         self._pools: dict[int, dict[str, ImageInfo]] = {}   # study id -> its images (immutable)
         self._consented: set[int] = set()
+        self._studies: dict[str, dict] = {}
         self._init_schema()
 
     # Engine and transactions.
-    def _make_engine(self, u) -> sa.Engine:
+    def _make_engine(self, u: sa.URL) -> sa.Engine:
         if self.dialect == "postgresql":
             return sa.create_engine(u, pool_pre_ping=True, pool_size=10, max_overflow=20)
         memory = u.database in (None, "", ":memory:")
         if not memory:
-            from pathlib import Path
             Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             u, connect_args={"timeout": 30, "check_same_thread": False},
@@ -227,10 +228,13 @@ class Store:
             if names & {"studies", "respondents", "trials"}:
                 raise StoreError(f"--db {shown}: has study-like tables but no schema_version table; "
                                  "not a study_app database, use another --db")
-            with self._write() as conn:
-                metadata.create_all(conn)
-                conn.execute(self._insert_ignore(schema_version)
-                             .values(version=SCHEMA_VERSION).on_conflict_do_nothing())
+            try:
+                with self._write() as conn:
+                    metadata.create_all(conn)
+                    conn.execute(self._insert_ignore(schema_version)
+                                 .values(version=SCHEMA_VERSION).on_conflict_do_nothing())
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+                pass   # another app server created the schema at the same moment; checked below
         with self._read() as conn:
             found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
         if found is None or found > SCHEMA_VERSION:
@@ -246,15 +250,19 @@ class Store:
 
     # Studies and images.
     def create_study(self, name: str, options: StudyOptions, consent_text: str,
-                     consent_version: str, image_dir: str) -> int:
-        """Add a study; raises StoreError if the name is taken. Returns its id."""
+                     consent_version: str, image_dir: str, image_rows: list[dict] | None = None) -> int:
+        """Add a study (and its images, in the same transaction, when given); raises StoreError
+        if the name is taken. Returns its id."""
         if name in self.study_names():
             raise StoreError(f"--name {name}: a study with this name exists; choose another name")
         with self._write() as conn:
-            return conn.execute(studies.insert().values(
+            study_id = conn.execute(studies.insert().values(
                 name=name, created_at=utcnow(), options=json.dumps(options.to_dict()),
                 consent_version=consent_version, consent_text=consent_text, image_dir=image_dir,
             ).returning(studies.c.id)).scalar_one()
+            if image_rows:
+                conn.execute(images.insert(), [{**r, "study_id": study_id} for r in image_rows])
+        return study_id
 
     def add_images(self, study_id: int, rows: list[dict]) -> None:
         """Insert a study's images (dicts with the images columns except study_id), one transaction."""
@@ -270,15 +278,22 @@ class Store:
     def get_study(self, name: str) -> dict:
         """A study as a flat dict: id, name, created_at, consent_version, consent_text, image_dir and
         every StudyOptions field (per_class, disclose_ratio, practice, catch, exclusion rules, ...)."""
+        with self._lock:
+            cached = self._studies.get(name)
+        if cached is not None:
+            return {**cached, "models": list(cached["models"])}
         with self._read() as conn:
             row = conn.execute(sa.select(studies).where(studies.c.name == name)).mappings().first()
         if row is None:
             raise StoreError(f"--study {name}: no such study in this database; "
                              f"known: {', '.join(self.study_names()) or 'none'}")
         opts = StudyOptions.from_dict(json.loads(row["options"]))
-        return {"id": row["id"], "name": row["name"], "created_at": row["created_at"],
-                "consent_version": row["consent_version"], "consent_text": row["consent_text"],
-                "image_dir": row["image_dir"], **opts.to_dict()}
+        study = {"id": row["id"], "name": row["name"], "created_at": row["created_at"],
+                 "consent_version": row["consent_version"], "consent_text": row["consent_text"],
+                 "image_dir": row["image_dir"], **opts.to_dict()}
+        with self._lock:
+            self._studies[name] = study    # a study never changes once created
+        return {**study, "models": list(study["models"])}
 
     def study_options(self, name: str) -> StudyOptions:
         """The StudyOptions a study was created with."""
@@ -408,10 +423,11 @@ class Store:
                 answer=answer, shown_at=_naive_utc(shown_at),
                 answered_at=_naive_utc(answered_at) or utcnow(),
                 response_ms=None if response_ms is None else int(response_ms),
-            ).on_conflict_do_nothing())
+            ).on_conflict_do_nothing().returning(trials.c.id))
+            inserted = result.first() is not None   # (rowcount is -1 with RETURNING on psycopg)
         with self._lock:
             self._consented.add(respondent_id)
-        return result.rowcount == 1
+        return inserted
 
     def finish(self, respondent_id: int, at: datetime | None = None) -> str:
         """Mark a respondent whose every trial is answered as finished; returns the completion

@@ -1,0 +1,113 @@
+"""Fixtures for study_app: throwaway SQLite and PostgreSQL databases, tiny image folders, a study."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+PG_BASE = os.environ.get("STUDY_PG_URL", "postgresql+psycopg://study:study@127.0.0.1:5432/study_test")
+
+
+def _pattern(rng: np.random.Generator, h: int, w: int, smooth: bool) -> np.ndarray:
+    """A small ink-wash-like pattern: blurred ink blots and washes on paper; `smooth` ones have
+    less fine grain (as generated images often do)."""
+    from scipy.ndimage import gaussian_filter
+    field = gaussian_filter(rng.normal(size=(h, w)), sigma=rng.uniform(2, 6), mode="wrap")
+    y, x = np.mgrid[0:h, 0:w]
+    wave = np.sin((x * rng.uniform(0.05, 0.2) + y * rng.uniform(0.05, 0.2)) + rng.uniform(0, 6))
+    ink = np.clip((field - field.mean()) / (field.std() + 1e-6) * 0.5 + 0.4 * wave + 0.2, 0, 1)
+    ink = ink ** rng.uniform(1.0, 2.0)
+    if not smooth:
+        ink = np.clip(ink + rng.normal(0, 0.06, (h, w)), 0, 1)
+    paper = np.array([242, 236, 224], np.float64)
+    colour = np.array(rng.choice([[31, 58, 96], [40, 40, 45], [120, 40, 45], [40, 90, 80]]), np.float64)
+    return np.clip(paper * (1 - ink[..., None]) + colour * ink[..., None], 0, 255).astype(np.uint8)
+
+
+def write_folder(folder: Path, n: int, size: tuple[int, int], seed: int, smooth: bool,
+                 suffix: str = ".png", prefix: str = "img") -> Path:
+    """Write `n` pattern images of `size` (w, h) into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        a = _pattern(rng, size[1], size[0], smooth)
+        Image.fromarray(a).save(folder / f"{prefix}_{i:03d}{suffix}")
+    return folder
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A throwaway SQLite database file."""
+    return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh schema in the PostgreSQL test database (dropped afterwards); skips with a reason
+    when the server is down (tests/conftest.py turns that skip into a failure in CI)."""
+    import sqlalchemy as sa
+    admin = sa.create_engine(PG_BASE)
+    try:
+        with admin.connect():
+            pass
+    except Exception as e:   # noqa: BLE001 - any connection failure means "no server here"
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(e).__name__}); "
+                    "start it with `bash tests/services.sh`")
+    schema = f"t_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.db)])
+def db_url(request, tmp_path) -> str:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'study.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def tiny_folders(tmp_path_factory) -> dict[str, Path]:
+    """real/ (34 images of mixed sizes and formats), fake_a/ and fake_b/ (15 + 15 at 64 px)."""
+    root = tmp_path_factory.mktemp("patterns")
+    real = write_folder(root / "real", 30, (96, 80), 1, smooth=False)
+    write_folder(real, 4, (70, 90), 2, smooth=False, suffix=".jpg", prefix="photo")
+    return {"real": real,
+            "fake_a": write_folder(root / "fake_a", 15, (64, 64), 3, smooth=True),
+            "fake_b": write_folder(root / "fake_b", 15, (64, 64), 4, smooth=True),
+            "root": root}
+
+
+def make_study(db: str, folders: dict[str, Path], name: str = "pilot", **kw) -> dict:
+    """Create a study from the tiny folders (two models); returns create_study's summary."""
+    from study_app.config import StudyConfig
+    from study_app.create import create_study
+    cfg = StudyConfig(name=name, real=folders["real"],
+                      fake=[f"a={folders['fake_a']}", f"b={folders['fake_b']}"], db=db, **kw)
+    return create_study(cfg)
+
+
+@pytest.fixture(scope="session")
+def study_template(tiny_folders, tmp_path_factory) -> tuple[Path, dict]:
+    """A 25 + 25 study built once per session (SQLite file + images), copied by `study`."""
+    root = tmp_path_factory.mktemp("study_template")
+    summary = make_study(f"sqlite:///{root / 'study.db'}", tiny_folders, image_dir=root / "images")
+    return root / "study.db", summary
+
+
+@pytest.fixture
+def study(sqlite_url, study_template) -> dict:
+    """A fresh copy of the template study in this test's `sqlite_url` database."""
+    import shutil
+    from sqlalchemy.engine import make_url
+    shutil.copyfile(study_template[0], make_url(sqlite_url).database)
+    return dict(study_template[1])

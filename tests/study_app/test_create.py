@@ -1,0 +1,244 @@
+"""`python -m study_app create`: identical re-encoding, one byte length, opaque ids, pools, errors."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from study_app import images as img
+from study_app.__main__ import main as cli
+from study_app.store import Store
+
+from .conftest import make_study, write_folder
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_create_stores_opaque_identically_encoded_images(study, sqlite_url):
+    store = Store(sqlite_url)
+    frame = store.images_frame(study["name"])
+    assert (study["real"], study["generated"], study["models"]) == (34, 30, ["a", "b"])
+    assert len(frame) == 64 and set(frame["kind"]) == {"main"}
+    sizes, chunks = set(), set()
+    for row in frame.itertuples():
+        png = Path(row.path).read_bytes()
+        assert png == store.image_png(row.image_id)
+        assert re.fullmatch(r"[0-9a-f]{24}", row.image_id)
+        assert Path(row.path).name == f"{row.image_id}.png" and Path(row.path).parent == Path(study["image_dir"])
+        im = Image.open(io.BytesIO(png))
+        assert (im.format, im.mode, im.size) == ("PNG", "RGB", (256, 256))
+        sizes.add(len(png))
+        chunks.add(tuple(img.png_chunks(png)))
+    assert sizes == {study["png_bytes"]} and study["png_bytes"] % img.PAD_QUANTUM == 0
+    # The same chunk layout for every image: no metadata, one padding chunk before IEND.
+    assert len(chunks) == 1
+    layout = list(chunks.pop())
+    assert layout == [b"IHDR", b"IDAT", b"paDd", b"IEND"]
+
+
+def test_reals_are_reduced_to_the_generator_resolution_before_upscaling(study, sqlite_url):
+    # The generators here make 64 px images and the display is 256 px: a real image must carry
+    # no more detail than a 64 px one, exactly like the upscaled fakes.
+    frame = Store(sqlite_url).images_frame(study["name"])
+    for row in frame.itertuples():
+        a = _decode(Path(row.path).read_bytes())
+        small = Image.fromarray(a).resize((64, 64), Image.Resampling.LANCZOS)
+        again = np.asarray(small.resize((256, 256), Image.Resampling.LANCZOS))
+        assert np.abs(a.astype(int) - again).mean() < 3.0, row.is_generated
+    assert study["generator_resolution"] == 64
+
+
+def test_to_display_keeps_full_detail_when_the_generator_matches_the_display():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (300, 256, 3), dtype=np.uint8)
+    out = img.to_display(Image.fromarray(noise), 256, 256)
+    assert out.shape == (256, 256, 3) and np.array_equal(out, noise[22:278])   # centre crop only
+
+
+def test_padding_is_invisible_to_decoders():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    png = img.encode_png(a)
+    padded = img.pad_png(png, 8192)
+    assert len(padded) == 8192 and np.array_equal(_decode(padded), a)
+    with pytest.raises(ValueError):
+        img.pad_png(png, len(png) + 5)
+
+
+def test_practice_and_catch_images_are_set_aside(sqlite_url, tiny_folders, tmp_path):
+    s = make_study(sqlite_url, tiny_folders, name="pc", practice=2, catch=2, image_dir=tmp_path / "i")
+    frame = Store(sqlite_url).images_frame("pc")
+    counts = frame.groupby("kind").size().to_dict()
+    assert counts == {"main": 60, "practice": 2, "catch": 2} and s["real"] == 31
+    prac = frame[frame["kind"] == "practice"]
+    assert sorted(prac["is_generated"]) == [False, True]
+    catch = frame[frame["kind"] == "catch"]
+    assert catch["model"].isna().all()
+    # A catch image carries its instruction: it differs strongly from plain patterns in the box.
+    box = _decode(Path(catch["path"].iloc[0]).read_bytes())[110:146, 40:216]
+    assert (box > 240).mean() > 0.5
+
+
+def test_render_catch_draws_the_expected_answer():
+    base = np.full((256, 256, 3), 90, np.uint8)
+    real, gen = img.render_catch(base, "real"), img.render_catch(base, "generated")
+    assert not np.array_equal(real, gen) and (real != base).any()
+
+
+def test_cli_create_prints_the_serve_command(sqlite_url, tiny_folders, tmp_path, capsys):
+    rc = cli(["create", "--name", "cli", "--real", str(tiny_folders["real"]),
+              "--fake", f"m={tiny_folders['fake_a']}", "--fake", f"n={tiny_folders['fake_b']}",
+              "--db", sqlite_url, "--image-dir", str(tmp_path / "imgs"), "--disclose-ratio",
+              "--no-exclude-identical-answers", "--min-median-ms", "200"])
+    assert rc == 0
+    assert capsys.readouterr().out.strip() == f"python -m study_app --db '{sqlite_url}' --study cli"
+    s = Store(sqlite_url).get_study("cli")
+    assert s["disclose_ratio"] is True and s["models"] == ["m", "n"]
+    assert (s["exclude_identical_answers"], s["exclude_failed_catch"], s["min_median_response_ms"]) == \
+        (False, True, 200)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--real": "/no/such/dir"}, "--real /no/such/dir: not a folder"),
+    ({"--fake": "/no/such/dir"}, "--fake /no/such/dir: not a folder"),
+    ({"--practice": "3"}, "--practice: must be an even number"),
+    ({"--name": "bad name!"}, "--name 'bad name!'"),
+    ({"--per-class": "40"}, "need 40 (per class)"),
+    ({"--per-class": "20", "--fake": "X"}, "--fake X: not a folder"),
+    ({"--consent-file": "/no/consent.md"}, "--consent-file /no/consent.md: no such file"),
+])
+def test_cli_create_rejects_bad_input_with_one_line(change, message, sqlite_url, tiny_folders, caplog):
+    opts = {"--name": "ok", "--real": str(tiny_folders["real"]), "--fake": str(tiny_folders["fake_a"]),
+            "--db": sqlite_url, **change}
+    args = ["create", *[x for kv in opts.items() for x in kv], "--fake", str(tiny_folders["fake_b"])]
+    assert cli(args) == 2
+    assert message in caplog.text
+    assert Store(sqlite_url).study_names() == []
+
+
+def test_cli_create_needs_enough_images_per_model(sqlite_url, tiny_folders, caplog):
+    assert cli(["create", "--name", "one", "--real", str(tiny_folders["real"]),
+                "--fake", str(tiny_folders["fake_a"]), "--db", sqlite_url]) == 2
+    assert "generated pool 'fake_a': 15 images; need 25" in caplog.text
+
+
+def test_cli_create_refuses_an_existing_name(study, sqlite_url, tiny_folders, caplog):
+    rc = cli(["create", "--name", study["name"], "--real", str(tiny_folders["real"]),
+              "--fake", str(tiny_folders["fake_a"]), "--db", sqlite_url])
+    assert rc == 2 and "exists" in caplog.text
+
+
+class _FakeSampler:
+    """Stands in for export.load_sampler's object (same attributes and sample signature)."""
+    provider, resolution, latent_dim, num_classes, class_names = "CPUExecutionProvider", 32, 8, 0, []
+
+    def __init__(self, path):
+        self.path = path
+
+    def sample(self, n, seed=0, batch_size=64, labels=None):
+        rng = np.random.default_rng(seed)
+        return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def test_model_fakes_are_sampled_and_named_after_the_run(sqlite_url, tiny_folders, tmp_path, monkeypatch):
+    import types
+    import sys
+    onnx = tmp_path / "runs" / "demo" / "export" / "generator.onnx"
+    onnx.parent.mkdir(parents=True)
+    onnx.write_bytes(b"stand-in")
+    module = types.ModuleType("export")
+    module.load_sampler = lambda path, device="auto": _FakeSampler(path)
+    monkeypatch.setitem(sys.modules, "export", module)
+    rc = cli(["create", "--name", "gen", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+              "--n", "30", "--db", sqlite_url, "--image-dir", str(tmp_path / "g")])
+    assert rc == 0
+    frame = Store(sqlite_url).images_frame("gen")
+    assert set(frame.loc[frame["is_generated"], "model"]) == {"demo"}
+    assert frame["is_generated"].sum() == 30
+    assert Store(sqlite_url).get_study("gen")["generator_resolution"] == 32
+
+
+def test_model_option_needs_n(sqlite_url, tiny_folders, tmp_path, caplog):
+    onnx = tmp_path / "g.onnx"
+    onnx.write_bytes(b"x")
+    assert cli(["create", "--name", "g", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+                "--db", sqlite_url]) == 2
+    assert "--n:" in caplog.text
+
+
+def test_pools_larger_than_per_class_give_respondents_different_subsets(study, sqlite_url):
+    store = Store(sqlite_url)
+    plans = [set(store.create_respondent(study["name"])["plan"]) for _ in range(4)]
+    assert all(len(p) == 50 for p in plans) and len(set.union(*plans)) > 50
+
+
+def test_folders_of_mixed_sizes_are_cropped_to_squares(sqlite_url, tmp_path):
+    real = write_folder(tmp_path / "r", 6, (300, 120), 5, smooth=False, suffix=".jpg")
+    fake = write_folder(tmp_path / "f", 3, (256, 256), 6, smooth=True)
+    s = make_study(sqlite_url, {"real": real, "fake_a": fake, "fake_b": fake}, name="mixed",
+                   per_class=5)
+    assert s["generator_resolution"] == 256 and s["generated"] == 6   # same folder twice: 2 models
+    for row in Store(sqlite_url).images_frame("mixed").itertuples():
+        assert Image.open(row.path).size == (256, 256)
+
+
+def test_serve_dry_run_prints_the_production_streamlit_command(study, sqlite_url, capsys):
+    assert cli(["--db", sqlite_url, "--port", "8765", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"STUDY_DB_URL={sqlite_url}" in out and f"STUDY_NAME={study['name']}" in out
+    for setting in ("--server.headless true", "--server.fileWatcherType none",
+                    "--server.runOnSave false", "--browser.gatherUsageStats false",
+                    "--server.address 127.0.0.1", "--server.port 8765"):
+        assert setting in out
+    assert out.split()[3:6] == ["-m", "streamlit", "run"]
+
+
+def test_serve_refuses_a_database_without_a_study(sqlite_url, caplog):
+    assert cli(["--db", sqlite_url, "--dry-run"]) == 2
+    assert "holds no study" in caplog.text
+
+
+def test_serve_refuses_an_unknown_study(study, sqlite_url, caplog):
+    assert cli(["--db", sqlite_url, "--study", "nope", "--dry-run"]) == 2
+    assert "--study nope: no such study" in caplog.text
+
+
+@pytest.mark.slow
+def test_fakes_sampled_from_a_real_exported_generator(sqlite_url, tiny_folders, tmp_path):
+    torch = pytest.importorskip("torch")
+    from export.onnx_export import export_run
+    from train import checkpoint, models
+    torch.manual_seed(0)
+    gen, critic = models.build("paper", 64, 100, 0, "layer")
+    run = tmp_path / "runs" / "tiny"
+    checkpoint.save_checkpoint(run / "checkpoints" / "latest.pt", {
+        "model": {"name": "paper", "resolution": 64, "latent_dim": 100, "num_classes": 0,
+                  "critic_norm": "layer", "class_names": []},
+        "config": {"model": "paper", "resolution": 64, "seed": 0},
+        "generator": gen.state_dict(), "critic": critic.state_dict(), "generator_ema": None,
+        "iteration": 0})
+    onnx = export_run(run, ema=False)
+    rc = cli(["create", "--name", "onnx", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+              "--n", "26", "--device", "cpu", "--db", sqlite_url, "--image-dir", str(tmp_path / "o")])
+    assert rc == 0
+    store = Store(sqlite_url)
+    frame = store.images_frame("onnx")
+    fakes = frame[frame["is_generated"]]
+    assert len(fakes) == 26 and set(fakes["model"]) == {"tiny"}
+    assert store.get_study("onnx")["generator_resolution"] == 64
+    assert len({len(Path(p).read_bytes()) for p in frame["path"]}) == 1
+
+
+def test_a_broken_model_file_is_refused_with_one_line(sqlite_url, tiny_folders, tmp_path, caplog):
+    pytest.importorskip("export.sampler")
+    onnx = tmp_path / "generator.onnx"
+    onnx.write_bytes(b"not an onnx graph")
+    rc = cli(["create", "--name", "bad", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+              "--n", "26", "--device", "cpu", "--db", sqlite_url])
+    assert rc == 2 and f"--model {onnx}" in caplog.text

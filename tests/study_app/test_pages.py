@@ -1,0 +1,225 @@
+"""Every respondent page through Streamlit's AppTest: consent, demographics, instructions,
+trials (with practice), resume by ?pid=, stale tabs, thank-you."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from study_app.store import Store
+
+from .conftest import make_study
+
+APP = str(Path(__file__).resolve().parents[2] / "study_app" / "app.py")
+
+
+@pytest.fixture
+def open_app(monkeypatch, sqlite_url):
+    """open_app(pid=None) -> a fresh browser session (AppTest) on the test's database."""
+    monkeypatch.setenv("STUDY_DB_URL", sqlite_url)
+    monkeypatch.delenv("STUDY_NAME", raising=False)
+
+    def _open(pid: str | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        if pid:
+            at.query_params["pid"] = pid
+        at.run()
+        assert not at.exception
+        return at
+    return _open
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [e.value for e in at.error] + [i.value for i in at.info]
+                     + [s.value for s in at.success] + [w.value for w in at.warning])
+
+
+def _progress(at: AppTest) -> str:
+    return at.get("progress")[0].proto.text
+
+
+def _click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click().run()
+    assert not at.exception
+    return at
+
+
+def _fill_demographics(at: AppTest, background: str = "Textile design student") -> AppTest:
+    at.radio(key="demo_gender").set_value("non-binary")
+    at.selectbox(key="demo_age").set_value("31-40")
+    at.radio(key="demo_clothing").set_value("no")
+    at.text_input(key="demo_background").input(background)
+    at.form_submit_button(key="demo_submit").click().run()
+    assert not at.exception
+    return at
+
+
+def _answer(at: AppTest, answer: str) -> AppTest:
+    key = next(b.key for b in at.button if b.key.startswith("answer_") and b.key.endswith(answer))
+    return _click(at, key)
+
+
+def _to_trials(open_app) -> tuple[AppTest, str]:
+    at = _click(open_app(), "consent_agree")
+    pid = at.query_params["pid"][0] if isinstance(at.query_params["pid"], list) else at.query_params["pid"]
+    _fill_demographics(at)
+    _click(at, "instructions_start")
+    return at, pid
+
+
+def test_consent_page_shows_text_version_and_choices(study, open_app, sqlite_url):
+    at = open_app()
+    text = _texts(at)
+    assert "About this study" in text
+    version = Store(sqlite_url).get_study(study["name"])["consent_version"]
+    assert f"Consent text version {version}" in text
+    assert {b.key for b in at.button} == {"consent_agree", "consent_decline"}
+
+
+def test_declining_consent_stores_nothing(study, open_app, sqlite_url):
+    at = _click(open_app(), "consent_decline")
+    assert "You chose not to take part" in _texts(at)
+    assert Store(sqlite_url).respondents_frame(study["name"]).empty
+
+
+def test_agreeing_starts_a_respondent_and_opens_demographics(study, open_app, sqlite_url):
+    at = _click(open_app(), "consent_agree")
+    assert "A few questions about you" in _texts(at)
+    frame = Store(sqlite_url).respondents_frame(study["name"])
+    assert len(frame) == 1 and frame["consented_at"].notna().all()
+    assert frame["pid"].item() == at.query_params["pid"]
+    assert frame["consent_version"].item() == Store(sqlite_url).get_study(study["name"])["consent_version"]
+
+
+def test_demographics_form_validates_each_field(study, open_app, sqlite_url):
+    at = _click(open_app(), "consent_agree")
+    at.form_submit_button(key="demo_submit").click().run()
+    text = _texts(at)
+    for message in ("Please complete the answers marked in red.", "Please choose an answer for gender",
+                    "Please choose your age band.", "clothing-related job.",
+                    "Please describe your background in a few words."):
+        assert message in text
+    assert Store(sqlite_url).respondents_frame(study["name"])["gender"].isna().all()
+
+    _fill_demographics(at, background="   ")
+    text = _texts(at)
+    assert "Please describe your background" in text and "Please choose your age band." not in text
+    assert Store(sqlite_url).respondents_frame(study["name"])["gender"].isna().all()
+
+    _fill_demographics(at, background="  Pattern cutter ")
+    assert "How it works" in _texts(at)
+    row = Store(sqlite_url).respondents_frame(study["name"]).iloc[0]
+    assert (row.gender, row.age_band, row.clothing_work, row.background) == \
+        ("non-binary", "31-40", False, "Pattern cutter")
+
+
+def test_instructions_state_the_task_without_the_ratio_by_default(study, open_app):
+    at = _fill_demographics(_click(open_app(), "consent_agree"))
+    text = _texts(at)
+    assert "50 pattern images" in text and "half" not in text
+
+
+def test_instructions_disclose_the_ratio_when_the_study_says_so(sqlite_url, tiny_folders, tmp_path, open_app):
+    make_study(sqlite_url, tiny_folders, name="told", disclose_ratio=True, image_dir=tmp_path / "i")
+    at = _fill_demographics(_click(open_app(), "consent_agree"))
+    assert "Exactly half of the images (25) are generated." in _texts(at)
+
+
+def test_trials_store_every_answer_then_thank_you_shows_the_code(study, open_app, sqlite_url):
+    at, pid = _to_trials(open_app)
+    given = []
+    for k in range(1, 51):
+        assert _progress(at) == f"{k} of 50"
+        (shown,) = at.image[0].proto.imgs        # one image, no caption, the common alt text
+        assert shown.caption == "" and shown.alt == "Pattern to judge"
+        answer = "generated" if k % 4 == 0 else "real"
+        given.append(answer)
+        _answer(at, answer)
+    assert "Thank you for taking part!" in _texts(at)
+    trials = Store(sqlite_url).trials_frame(study["name"])
+    assert trials["answer"].tolist() == given and trials["response_ms"].notna().all()
+    assert trials["kind"].eq("main").all() and trials["is_generated"].sum() == 25
+    code = Store(sqlite_url).respondents_frame(study["name"])["completion_code"].item()
+    assert at.code[0].value == code
+    # The link reopened later shows the same code.
+    assert open_app(pid).code[0].value == code
+
+
+def test_reopened_link_resumes_at_the_next_unanswered_trial(study, open_app, sqlite_url):
+    at, pid = _to_trials(open_app)
+    for _ in range(17):
+        _answer(at, "real")
+    again = open_app(pid)            # a reload: new session, same ?pid=
+    assert _progress(again) == "18 of 50"
+    _answer(again, "generated")
+    trials = Store(sqlite_url).trials_frame(study["name"])
+    assert len(trials) == 18 and trials["answer"].iloc[-1] == "generated"
+
+
+def test_link_before_demographics_resumes_at_demographics(study, open_app):
+    at = _click(open_app(), "consent_agree")
+    again = open_app(at.query_params["pid"])
+    assert "A few questions about you" in _texts(again)
+
+
+def test_a_stale_second_tab_neither_duplicates_nor_overwrites(study, open_app, sqlite_url):
+    tab_a, pid = _to_trials(open_app)
+    tab_b = _click(open_app(pid), "instructions_start")   # no answer yet: instructions first
+    assert _progress(tab_a) == _progress(tab_b) == "1 of 50"
+    _answer(tab_a, "real")
+    _answer(tab_b, "generated")          # tab B still showed trial 1: its click is ignored
+    assert _progress(tab_b) == "2 of 50"
+    trials = Store(sqlite_url).trials_frame(study["name"])
+    assert trials["answer"].tolist() == ["real"]
+
+
+def test_practice_trials_give_feedback_then_the_main_trials_start(sqlite_url, tiny_folders, tmp_path, open_app):
+    make_study(sqlite_url, tiny_folders, name="practice", practice=2, catch=1, image_dir=tmp_path / "i")
+    at, _ = _to_trials(open_app)
+    assert _progress(at) == "Practice 1 of 2"
+    _answer(at, "real")
+    assert "this pattern is" in _texts(at) and (at.success or at.warning)
+    _click(at, "practice_next_0")
+    assert _progress(at) == "Practice 2 of 2"
+    _answer(at, "generated")
+    assert "The study starts with the next image." in _texts(at)
+    _click(at, "practice_next_1")
+    assert _progress(at) == "1 of 51"
+    trials = Store(sqlite_url).trials_frame("practice")
+    assert trials["kind"].tolist() == ["practice", "practice"]
+
+
+def test_unknown_link_says_so_and_offers_a_new_session(study, open_app):
+    at = open_app("not-a-real-token")
+    assert "This link does not match any session" in _texts(at)
+    _click(at, "consent_restart")
+    assert "About this study" in _texts(at)
+
+
+def test_empty_database_says_no_study_is_available(open_app):
+    at = open_app()
+    assert "No study is available at this address." in _texts(at)
+
+
+@pytest.mark.db
+def test_respondent_path_on_postgresql(pg_url, tiny_folders, tmp_path, monkeypatch):
+    make_study(pg_url, tiny_folders, name="pg", per_class=5, image_dir=tmp_path / "i")
+    monkeypatch.setenv("STUDY_DB_URL", pg_url)
+    monkeypatch.delenv("STUDY_NAME", raising=False)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    _click(at, "consent_agree")
+    _fill_demographics(at)
+    _click(at, "instructions_start")
+    for k in range(1, 4):
+        assert _progress(at) == f"{k} of 10"
+        _answer(at, "real")
+    again = AppTest.from_file(APP, default_timeout=30)
+    again.query_params["pid"] = at.query_params["pid"]
+    again.run()
+    assert _progress(again) == "4 of 10"
+    store = Store(pg_url)
+    assert store.trials_frame("pg")["answer"].tolist() == ["real"] * 3
+    store.close()
+
