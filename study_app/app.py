@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:   # `streamlit run study_app/app.py` puts only stu
 
 import streamlit as st  # noqa: E402
 
-from study_app import respond  # noqa: E402
+from study_app import analyst, respond  # noqa: E402
 
 
 def run() -> None:
@@ -18,7 +18,7 @@ def run() -> None:
     st.set_page_config(page_title="Pattern study", layout="centered",
                        initial_sidebar_state="collapsed")
     pages = respond.pages()
-    current = st.navigation(list(pages.values()), position="hidden")
+    current = st.navigation(list(pages.values()) + [analyst.streamlit_page()], position="hidden")
     respond.route(current, pages)
     current.run()
 

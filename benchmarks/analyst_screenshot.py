@@ -1,0 +1,117 @@
+"""Screenshot of the analyst page on a simulated study, taken by a real browser (Debian Chromium
+through Playwright): results/analyst_page.png.
+
+Builds a study in a temporary folder (procedural patterns as "real" and noisier ones as
+"generated", 2 catch trials), fills it with 60 simulated respondents through `simulate` (2 of them
+fail a catch trial, so the exclusion counts show), serves it with `python -m study_app` and an
+analyst password in the environment, opens /analyst, types the password, waits for the page to
+finish and saves a full-page screenshot.
+
+  python benchmarks/analyst_screenshot.py --out results/analyst_page.png
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from study_app.config import StudyConfig  # noqa: E402
+from study_app.create import create_study  # noqa: E402
+from study_app.simulate import SimulateConfig, simulate  # noqa: E402
+from study_app.store import Store  # noqa: E402
+
+PASSWORD = "screenshot-only"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def patterns(folder: Path, n: int, noise: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    y, x = np.mgrid[0:96, 0:96]
+    for i in range(n):
+        f = rng.uniform(0.05, 0.3, 3)
+        base = 140 + 90 * np.sin(x[..., None] * f + y[..., None] * f[::-1] + rng.uniform(0, 6, 3))
+        a = np.clip(base + rng.normal(0, noise, (96, 96, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(folder / f"p{i:03d}.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=ROOT / "results" / "analyst_page.png")
+    p.add_argument("--port", type=int, default=8650)
+    p.add_argument("--respondents", type=int, default=60)
+    args = p.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="analyst_shot_"))
+    url = f"sqlite:///{work / 'study.db'}"
+    patterns(work / "real", 30, 8, 1)
+    patterns(work / "fake", 30, 25, 2)
+    create_study(StudyConfig(name="demo-sim", real=work / "real", fake=[f"paper={work / 'fake'}"],
+                             db=url, catch=2, image_dir=work / "images"))
+    store = Store(url)
+    simulate(store, SimulateConfig(study="demo-sim", respondents=args.respondents - 2,
+                                   accuracy=0.55, seed=7))
+    simulate(store, SimulateConfig(study="demo-sim", respondents=2, accuracy=0.55,
+                                   catch_accuracy=0.0, seed=8))
+    store.close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STUDY_ANALYST_PASSWORD": PASSWORD}
+    server = subprocess.Popen([sys.executable, "-m", "study_app", "--db", url, "--study", "demo-sim",
+                               "--port", str(args.port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        for _ in range(180):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{args.port}/_stcore/health",
+                                          timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                         headless=True, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            page.goto(f"http://127.0.0.1:{args.port}/analyst")
+            box = page.get_by_label("Analyst password", exact=True)
+            box.wait_for(timeout=90_000)
+            box.fill(PASSWORD)
+            box.press("Enter")
+            page.get_by_text("Downloads").wait_for(timeout=180_000)
+            page.locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)
+            # Streamlit scrolls an inner container, so a "full page" shot needs a viewport as tall
+            # as that container's content.
+            height = page.evaluate("Math.max(...Array.from(document.querySelectorAll("
+                                   "'[data-testid=\"stMain\"], [data-testid=\"stAppViewContainer\"]'"
+                                   ")).map(e => e.scrollHeight))")
+            page.set_viewport_size({"width": 1100, "height": int(height) + 80})
+            page.wait_for_timeout(3000)      # let the last images and charts paint
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(args.out), full_page=True)
+            browser.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""`python -m study_app export`: the analyst's files, written from the database.
+
+trials.csv, respondents.csv, images.csv, models.csv, table5.csv, table7.csv, table6.png,
+stats.json and codebook.md. The codebook (CODEBOOK below) documents every column and is also what
+`read_export` uses to give each reloaded column its type, so the files round-trip.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import math
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import make_url
+
+from study_app import analysis as A
+from study_app.config import AGE_BANDS, GENDERS, default_db_url
+from study_app.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+_B = "true / false"
+_G = ", ".join(GENDERS) + " (empty: not given yet)"
+_AGE = ", ".join(AGE_BANDS) + " (empty: not given yet)"
+_BANDS = ", ".join(b for b, _ in A.BANDS)
+
+# file -> [(column, type, meaning, allowed values)]; types: str, int, Int64 (int or empty),
+# float, bool, boolean (bool or empty), datetime (ISO 8601 UTC).
+CODEBOOK: dict[str, list[tuple[str, str, str, str]]] = {
+    "trials.csv": [
+        ("respondent_id", "int", "respondent (joins respondents.csv)", ">= 1"),
+        ("trial_index", "int", "position in the respondent's sequence, practice first", ">= 0"),
+        ("image_id", "str", "opaque image id (joins images.csv)", "hex token"),
+        ("is_generated", "bool", "the image was made by a generator (catch: the instructed answer is 'generated')", _B),
+        ("model", "str", "generator that made the image (empty for real and catch images)", "model names"),
+        ("kind", "str", "trial type; only main trials are scored", "main, practice, catch"),
+        ("answer", "str", "the respondent's answer", "real, generated"),
+        ("correct", "bool", "answer matches the image's class", _B),
+        ("shown_at", "datetime", "server time the image was sent", "ISO 8601 UTC"),
+        ("answered_at", "datetime", "server time the answer was stored", "ISO 8601 UTC"),
+        ("response_ms", "Int64", "answered_at - shown_at measured on the server, ms (coarse)", ">= 0"),
+        ("simulated", "bool", "the respondent was simulated (`simulate` verb), not a person", _B),
+        ("included", "bool", "the respondent finished and passed every exclusion rule", _B)],
+    "respondents.csv": [
+        ("respondent_id", "int", "respondent", ">= 1"),
+        ("gender", "str", "self-described gender", _G),
+        ("age_band", "str", "age band (paper Table 5)", _AGE),
+        ("clothing_work", "boolean", "works in a clothing-related job", _B + " (empty: not given)"),
+        ("background", "str", "education / professional background, free text", "<= 200 characters"),
+        ("consent_version", "str", "version (SHA-256 prefix) of the consent text agreed to", "12 hex digits"),
+        ("consented_at", "datetime", "time of consent", "ISO 8601 UTC"),
+        ("started_at", "datetime", "time the session started", "ISO 8601 UTC"),
+        ("finished_at", "datetime", "time the last trial was answered (empty: unfinished)", "ISO 8601 UTC"),
+        ("completion_code", "str", "code shown on the thank-you page", "10 characters"),
+        ("seed", "int", "seed of this respondent's image subset and order", ">= 0"),
+        ("simulated", "bool", "simulated respondent (`simulate` verb), not a person", _B),
+        ("finished", "bool", "answered every trial", _B),
+        ("excluded", "bool", "finished but failed an exclusion rule (see stats.json exclusions)", _B),
+        ("exclusion_reason", "str", "rules failed, '; '-separated (empty if none)",
+         "failed catch trial, identical answers, too fast"),
+        ("included", "bool", "finished and not excluded: counted in every table and test", _B),
+        ("n_main", "int", "main trials answered", "0-50 in the paper's design"),
+        ("n_correct", "int", "main trials answered correctly", "0..n_main"),
+        ("accuracy", "float", "n_correct / n_main", "0-1"),
+        ("accuracy_band", "str", "Table 7 band of 100 * accuracy (empty: no main trial)", _BANDS),
+        ("n_generated", "int", "generated images among the main trials", ">= 0"),
+        ("n_real", "int", "real images among the main trials", ">= 0"),
+        ("hits", "int", "generated images called generated", ">= 0"),
+        ("false_alarms", "int", "real images called generated", ">= 0"),
+        ("fakes_called_real", "int", "generated images called real (fooled)", ">= 0"),
+        ("reals_called_fake", "int", "real images called generated", ">= 0"),
+        ("median_response_ms", "float", "median main-trial response time, ms", ">= 0"),
+        ("identical_answers", "bool", "the same answer on every main trial", _B),
+        ("n_catch", "int", "catch trials answered", ">= 0"),
+        ("n_catch_failed", "int", "catch trials not answered as instructed", ">= 0"),
+        ("p_value", "float", "exact one-sided binomial p of accuracy > 0.5 (included only)", "0-1"),
+        ("p_holm", "float", "p_value Holm-adjusted over included respondents", "0-1"),
+        ("acc_ci_low", "float", "95 % Wilson interval of accuracy, lower end", "0-1"),
+        ("acc_ci_high", "float", "95 % Wilson interval of accuracy, upper end", "0-1"),
+        ("hit_rate", "float", "(hits + 0.5) / (n_generated + 1), log-linear corrected", "0-1"),
+        ("false_alarm_rate", "float", "(false_alarms + 0.5) / (n_real + 1)", "0-1"),
+        ("d_prime", "float", "sensitivity z(hit_rate) - z(false_alarm_rate)", "real number"),
+        ("criterion_c", "float", "bias -(z(hit) + z(fa)) / 2; > 0 leans to 'real'", "real number")],
+    "images.csv": [
+        ("image_id", "str", "opaque image id", "hex token"),
+        ("class", "str", "image class", "real, generated"),
+        ("is_generated", "bool", "made by a generator", _B),
+        ("model", "str", "generator (empty for real and catch images)", "model names"),
+        ("kind", "str", "how the image is used", "main, practice, catch"),
+        ("n_answers", "int", "main-trial answers from included respondents", ">= 0"),
+        ("n_fooled", "int", "answers that got its class wrong (generated called real or real called generated)", ">= 0"),
+        ("fool_rate", "float", "n_fooled / n_answers (empty: never shown)", "0-1"),
+        ("fool_ci_low", "float", "95 % Wilson interval of fool_rate, lower end", "0-1"),
+        ("fool_ci_high", "float", "95 % Wilson interval of fool_rate, upper end", "0-1")],
+    "models.csv": [
+        ("class", "str", "image class", "real, generated"),
+        ("model", "str", "generator ('real' for real images)", "model names, real"),
+        ("n_images", "int", "main images of this class/model", ">= 0"),
+        ("n_answers", "int", "answers to them from included respondents", ">= 0"),
+        ("n_fooled", "int", "answers that got the class wrong", ">= 0"),
+        ("fool_rate", "float", "n_fooled / n_answers", "0-1"),
+        ("fool_ci_low", "float", "95 % Wilson interval, lower end", "0-1"),
+        ("fool_ci_high", "float", "95 % Wilson interval, upper end", "0-1")],
+    "table5.csv": [
+        ("group", "str", "respondents counted", "all, clothing work, other work"),
+        ("gender", "str", "gender, or the margin", ", ".join(GENDERS) + ", total"),
+        ("age_band", "str", "age band, or the margin", ", ".join(AGE_BANDS) + ", total"),
+        ("n", "int", "included respondents in the cell", ">= 0"),
+        ("proportion", "float", "n / the group's total", "0-1"),
+        ("n_simulated", "int", "how many of n are simulated", "0..n")],
+    "table7.csv": [
+        ("band", "str", "accuracy band in percent; " + A.BAND_RULE, _BANDS + ", total"),
+        ("lower_pct", "int", "band's lower edge, %", "0, 20, 40, 60, 80"),
+        ("upper_pct", "int", "band's upper edge, %", "20, 40, 60, 80, 100"),
+        ("n", "int", "included respondents in the band", ">= 0"),
+        ("proportion", "float", "n / included respondents", "0-1"),
+        ("n_simulated", "int", "how many of n are simulated", "0..n")],
+}
+
+
+@dataclass
+class ExportConfig:
+    """Options of `python -m study_app export`."""
+    out: Path = Path("study-export")    # folder for the files (created)
+    study: str = ""                    # study name ("" = the newest study)
+    db: str = ""                       # database URL ("" = $STUDY_DB_URL or sqlite:///study.db)
+    n_bootstrap: int = A.N_BOOTSTRAP   # bootstrap resamples of respondents
+    seed: int = 0                      # bootstrap seed
+    table6_per_class: int = 6          # images per class (and per model) in table6.png
+
+
+def analyse_study(store: Store, study: str, n_boot: int = A.N_BOOTSTRAP, seed: int = 0) -> A.Analysis:
+    """The study's frames from the Store, analysed with its own exclusion rules."""
+    rules = A.ExclusionRules.from_study(store.get_study(study))
+    return A.analyse(store.respondents_frame(study), store.trials_frame(study),
+                     store.images_frame(study), rules, n_boot=n_boot, seed=seed)
+
+
+def frames(res: A.Analysis) -> dict[str, pd.DataFrame]:
+    """The CSV tables, with the codebook's columns in order."""
+    resp = res.respondents.copy()
+    resp["accuracy_band"] = [A.accuracy_band(k, n) if n > 0 else None
+                             for k, n in zip(resp["n_correct"], resp["n_main"])]
+    resp["accuracy"] = resp["accuracy"].astype(float)
+    src = {"trials.csv": res.trials, "respondents.csv": resp, "images.csv": res.images,
+           "models.csv": res.models, "table5.csv": res.table5, "table7.csv": res.table7}
+    out = {}
+    for name, cols in CODEBOOK.items():
+        df = src[name][[c for c, *_ in cols]].reset_index(drop=True)
+        for c, t, *_ in cols:
+            if t == "str":      # one text representation: Python str, None (empty cell) for missing
+                df[c] = df[c].astype(object).where(df[c].notna() & (df[c] != ""), None)
+        out[name] = df
+    return out
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def jsonable(x):
+    """x with numpy scalars as Python numbers and NaN/inf as None (valid JSON)."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return None if not math.isfinite(float(x)) else float(x)
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    return x
+
+
+def table6_figure(store: Store, study: str, per_class: int = 6, seed: int = 0):
+    """Table 6 as a figure: one row of real study images and one row per generator, labelled."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    img = store.images_frame(study)
+    img = img[img["kind"] == "main"]
+    rng = np.random.default_rng(seed)
+    rows = [("Real", img[~img["is_generated"]])]
+    for m in sorted(img.loc[img["is_generated"], "model"].fillna("(unnamed)").unique()):
+        rows.append((f"Generated ({m})",
+                     img[img["is_generated"] & (img["model"].fillna("(unnamed)") == m)]))
+    n_cols = max(1, min(per_class, max(len(r) for _, r in rows)))
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.9 * n_cols, 2.2 * len(rows)),
+                             squeeze=False)
+    for r, (label, sub) in enumerate(rows):
+        ids = sorted(sub["image_id"])
+        pick = [ids[i] for i in sorted(rng.choice(len(ids), min(n_cols, len(ids)), replace=False))]
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(pick):
+                ax.axis("off")
+                continue
+            ax.imshow(np.asarray(Image.open(io.BytesIO(store.image_png(pick[c]))).convert("RGB")))
+            ax.set_title(pick[c][:8], fontsize=7)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=10)
+    fig.suptitle(f"Table 6: real and generated patterns in study '{study}'", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def codebook_markdown(study: str) -> str:
+    """codebook.md: every file's columns with type, meaning and allowed values."""
+    lines = [f"# Codebook: export of study '{study}'", "",
+             "CSV files are UTF-8 with a header row; booleans are `True`/`False`; times are "
+             "ISO 8601 in UTC; an empty cell means missing. Only main trials of included "
+             "respondents (finished, no exclusion rule failed) enter the tables and statistics. "
+             "Rows with simulated = True come from `python -m study_app simulate`, not people.", "",
+             "Table 7 rule: " + A.BAND_RULE, ""]
+    for name, cols in CODEBOOK.items():
+        lines += [f"## {name}", "", "| column | type | meaning | allowed values |",
+                  "| --- | --- | --- | --- |"]
+        lines += [f"| `{c}` | {t} | {m} | {v} |" for c, t, m, v in cols]
+        lines.append("")
+    lines += ["## table6.png", "", "A grid of the study's main images: one row of real patterns, "
+              "one row per generator, each labelled with its class and the first 8 characters "
+              "of its image id.", "", "## stats.json", "",
+              "Each statistic with its numbers and a `reading` (one plain-language line): "
+              + ", ".join(f"`{k}`" for k in (A.KEY_BINOMIAL, A.KEY_ACCURACY, A.KEY_SDT, A.KEY_WELCH,
+                                             A.KEY_GEE, A.KEY_ORDER, "exclusions"))
+              + "; `provenance` says what produced it.", ""]
+    return "\n".join(lines)
+
+
+def write_export(store: Store, cfg: ExportConfig, command: str = "") -> dict[str, Path]:
+    """Write every export file into cfg.out; returns file name -> path."""
+    study = cfg.study or (store.study_names() or [None])[0]
+    if study is None:
+        raise StoreError("--db: the database holds no study; create one with `python -m study_app create`")
+    res = analyse_study(store, study, cfg.n_bootstrap, cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, df in frames(res).items():
+        _atomic_write(out / name, df.to_csv(index=False).encode("utf-8"))
+        written[name] = out / name
+    fig = table6_figure(store, study, cfg.table6_per_class, cfg.seed)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    _atomic_write(out / "table6.png", buf.getvalue())
+    written["table6.png"] = out / "table6.png"
+    stats = {**res.stats, "provenance": {
+        "study": study, "db": make_url(store.url).render_as_string(hide_password=True),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed, "band_rule": A.BAND_RULE,
+        "exclusion_rules": res.rules.describe(), "simulated_respondents": res.progress["simulated"],
+        "command": command}}
+    _atomic_write(out / "stats.json", json.dumps(jsonable(stats), indent=2).encode("utf-8"))
+    _atomic_write(out / "codebook.md", codebook_markdown(study).encode("utf-8"))
+    written["stats.json"], written["codebook.md"] = out / "stats.json", out / "codebook.md"
+    return written
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Reload one exported CSV with the codebook's column types."""
+    path = Path(path)
+    types = {c: t for c, t, *_ in CODEBOOK[path.name]}
+    df = pd.read_csv(path, dtype={c: "object" for c in types}, keep_default_na=False,
+                     na_values=[""])
+    for c, t in types.items():
+        s = df[c]
+        if t == "int":
+            df[c] = s.astype("int64")
+        elif t == "Int64":
+            df[c] = pd.to_numeric(s).astype("Int64")
+        elif t == "float":
+            df[c] = pd.to_numeric(s).astype(float)
+        elif t in ("bool", "boolean"):
+            b = s.map({"True": True, "False": False}, na_action="ignore")
+            df[c] = b.astype(bool) if t == "bool" else b.astype("boolean")
+        elif t == "datetime":
+            df[c] = pd.to_datetime(s, utc=True, format="ISO8601")
+        else:
+            df[c] = s.astype(object).where(s.notna(), None)
+    return df
+
+
+def read_export(folder: Path) -> dict[str, pd.DataFrame]:
+    """Every CSV of an export folder, typed as the codebook says."""
+    return {name: read_csv(Path(folder) / name) for name in CODEBOOK}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = ExportConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m study_app export", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Write a study's CSVs (trials, respondents, images, models, Tables 5 and 7), "
+                    "Table 6 as a PNG, stats.json and codebook.md.",
+        epilog="example: python -m study_app export --db sqlite:///study.db --out export/ --study pilot")
+    p.add_argument("--db", default=d.db, help="database URL (default: $STUDY_DB_URL or sqlite:///study.db)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--study", default=d.study, help="study name (default: the newest)")
+    p.add_argument("--n-bootstrap", type=int, default=d.n_bootstrap, help="bootstrap resamples")
+    p.add_argument("--seed", type=int, default=d.seed, help="bootstrap and Table 6 seed")
+    p.add_argument("--table6-per-class", type=int, default=d.table6_per_class,
+                   help="images per row in table6.png")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    cfg = ExportConfig(**vars(args))
+    if cfg.n_bootstrap < 100:
+        log.error("--n-bootstrap %d: give at least 100 resamples (10000 recommended)", cfg.n_bootstrap)
+        return 2
+    if cfg.table6_per_class < 1:
+        log.error("--table6-per-class %d: give at least 1", cfg.table6_per_class)
+        return 2
+    try:
+        store = Store(cfg.db or default_db_url())
+        written = write_export(store, cfg, "python -m study_app export " + shlex.join(argv))
+    except StoreError as e:
+        log.error("%s", e)
+        return 2
+    store.close()
+    for name, path in written.items():
+        log.info("wrote %s", path)
+    return 0

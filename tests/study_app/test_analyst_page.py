@@ -1,0 +1,83 @@
+"""The analyst page (AppTest): locked without a configured password, gated by it, full with it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from study_app.config import StudyConfig
+from study_app.create import create_study
+from study_app.exports import CODEBOOK
+from study_app.simulate import SimulateConfig, simulate
+from study_app.store import Store
+
+PAGE = str(Path(__file__).resolve().parents[2] / "study_app" / "analyst.py")
+APP = str(Path(__file__).resolve().parents[2] / "study_app" / "app.py")
+
+
+@pytest.fixture
+def analyst_db(tmp_path, monkeypatch) -> str:
+    """A small study with 8 simulated respondents; the app reads it from $STUDY_DB_URL."""
+    rng = np.random.default_rng(2)
+    for sub in ("real", "fake"):
+        (tmp_path / sub).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / sub / f"{sub}_{i}.png")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    create_study(StudyConfig(name="pilot", real=tmp_path / "real", fake=[f"paper={tmp_path / 'fake'}"],
+                             per_class=4, db=url, image_dir=tmp_path / "images"))
+    simulate(Store(url), SimulateConfig(study="pilot", respondents=8, accuracy=0.6, seed=1))
+    monkeypatch.setenv("STUDY_DB_URL", url)
+    monkeypatch.delenv("STUDY_ANALYST_PASSWORD", raising=False)
+    monkeypatch.delenv("STUDY_NAME", raising=False)
+    return url
+
+
+def test_without_a_configured_password_the_page_shows_nothing(analyst_db):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert "STUDY_ANALYST_PASSWORD" in at.warning[0].value and "analyst_password" in at.warning[0].value
+    assert len(at.text_input) == 0 and len(at.dataframe) == 0 and len(at.metric) == 0
+
+
+def test_wrong_password_is_refused_and_right_one_opens_the_page(analyst_db):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.secrets["analyst_password"] = "s3cret"
+    at.run()
+    assert not at.exception and len(at.metric) == 0
+    at.text_input(key="analyst_pw_input").input("wrong").run()
+    assert at.error[0].value == "Wrong password." and len(at.metric) == 0
+    at.text_input(key="analyst_pw_input").input("s3cret").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Started": "8", "Finished": "8", "Excluded": "0", "Analysed": "8"}
+    assert any("SIMULATED DATA: 8 of 8" in w.value for w in at.warning)
+    text = " ".join(m.value for m in at.markdown)
+    for phrase in ("respondents scored reliably above chance", "Overall accuracy",
+                   "Mean sensitivity d'", "Clothing workers", "Per 10 trials later"):
+        assert phrase in text, phrase
+    assert len(at.get("download_button")) == len(CODEBOOK) + 2
+    assert len(at.image) >= 2                                         # Table 6, histogram
+    assert len(at.dataframe) >= 4                                     # Table 5 x3, Table 7, ...
+
+
+def test_password_from_the_environment(analyst_db, monkeypatch):
+    monkeypatch.setenv("STUDY_ANALYST_PASSWORD", "envpw")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.text_input(key="analyst_pw_input").input("envpw").run()
+    assert not at.exception and len(at.metric) == 4
+
+
+def test_app_routes_to_the_analyst_page(analyst_db):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["analyst_password"] = "pw"
+    at.run()
+    assert not at.exception
+    at.switch_page("analyst.py").run()
+    assert not at.exception
+    at.text_input(key="analyst_pw_input").input("pw").run()
+    assert not at.exception and len(at.metric) == 4
