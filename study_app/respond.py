@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from sqlalchemy.exc import OperationalError
 
 from study_app import images
 from study_app.config import AGE_BANDS, ENV_STUDY, GENDERS, default_db_url
@@ -38,7 +39,8 @@ def image_bytes(url: str, image_id: str) -> bytes:
 def _init_state() -> None:
     """Session keys every page may read; set once per browser session."""
     for key, value in (("pid", None), ("shown_at", {}), ("feedback", None),
-                       ("instructions_done", False), ("demo_errors", {}), ("declined", False)):
+                       ("instructions_done", False), ("demo_errors", {}), ("declined", False),
+                       ("save_failed", None)):
         if key not in st.session_state:
             st.session_state[key] = value
 
@@ -260,8 +262,15 @@ def _answer(respondent_id: int, trial_index: int, answer: str, practice_truth: s
     answered_at = utcnow()
     shown_at = st.session_state.shown_at.get(trial_index)
     ms = None if shown_at is None else round((answered_at - shown_at).total_seconds() * 1000)
-    new = get_store(_url()).record_answer(respondent_id, trial_index, answer, shown_at=shown_at,
-                                          answered_at=answered_at, response_ms=ms)
+    try:
+        new = get_store(_url()).record_answer(respondent_id, trial_index, answer, shown_at=shown_at,
+                                              answered_at=answered_at, response_ms=ms)
+    except OperationalError:
+        # A busy database (SQLite lock held past its timeout under heavy load): nothing was
+        # stored, so the same trial is shown again with a request to press once more.
+        st.session_state.save_failed = trial_index
+        return
+    st.session_state.save_failed = None
     if new and practice_truth is not None:
         st.session_state.feedback = (respondent_id, trial_index, answer, practice_truth)
 
@@ -313,6 +322,8 @@ def trials_page() -> None:
         k = i - n_practice
         st.progress(k / n_main, text=f"{k + 1} of {n_main}")
     st.session_state.shown_at.setdefault(i, utcnow())
+    if st.session_state.save_failed == i:
+        st.warning("Your answer could not be saved because the server is busy. Please press it again.")
     with st.container(horizontal_alignment="center", key="trial_image"):
         images.show(image_bytes(_url(), plan[i]), s["display_size"])
         st.markdown("Is this pattern **real** or **generated**?", text_alignment="center")

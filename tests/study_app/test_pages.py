@@ -223,3 +223,23 @@ def test_respondent_path_on_postgresql(pg_url, tiny_folders, tmp_path, monkeypat
     assert store.trials_frame("pg")["answer"].tolist() == ["real"] * 3
     store.close()
 
+
+
+def test_busy_database_on_answer_asks_to_press_again_and_loses_nothing(study, open_app, sqlite_url, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    at, _ = _to_trials(open_app)
+    real_record = Store.record_answer
+
+    def busy(*args, **kwargs):
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(Store, "record_answer", busy)
+    _answer(at, "real")
+    assert _progress(at) == "1 of 50"                       # same trial again
+    assert "could not be saved" in _texts(at)
+    assert Store(sqlite_url).trials_frame(study["name"]).empty
+    monkeypatch.setattr(Store, "record_answer", real_record)
+    _answer(at, "generated")
+    assert _progress(at) == "2 of 50" and "could not be saved" not in _texts(at)
+    assert Store(sqlite_url).trials_frame(study["name"])["answer"].tolist() == ["generated"]
