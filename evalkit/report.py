@@ -154,13 +154,12 @@ def _fmt(v) -> str:
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    """A Markdown table of `columns`; a model's columns become rows when there are many columns."""
-    head = "| column | " + " | ".join(_fmt(r.get("model", i)) for i, r in enumerate(rows)) + " |"
+    """A Markdown table, transposed: one column per row (headed by its first value), one line per key."""
+    key = columns[0]
+    head = f"| {key} | " + " | ".join(_fmt(r.get(key)) for r in rows) + " |"
     sep = "| --- |" + " --- |" * len(rows)
     lines = [head, sep]
-    for c in columns:
-        if c == "model":
-            continue
+    for c in columns[1:]:
         lines.append(f"| `{c}` | " + " | ".join(_fmt(r.get(c)).replace("|", "/") for r in rows) + " |")
     return "\n".join(lines)
 
@@ -173,7 +172,7 @@ def _numeric(v) -> float | None:
     return None
 
 
-def _plot_bar(path: Path, rows: list[dict], spec: BarPlot) -> bool:
+def _plot_bar(path: Path, rows: list[dict], spec: BarPlot, key: str) -> bool:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -183,7 +182,7 @@ def _plot_bar(path: Path, rows: list[dict], spec: BarPlot) -> bool:
         v = _numeric(r.get(spec.column))
         if v is None:
             continue
-        names.append(str(r.get("model", "?")))
+        names.append(str(r.get(key, "?")))
         values.append(v)
         errs.append(_numeric(r.get(spec.column + "_std")) or 0.0)
     if not values:
@@ -201,15 +200,15 @@ def _plot_bar(path: Path, rows: list[dict], spec: BarPlot) -> bool:
     return True
 
 
-def _plot_images(path: Path, rows: list[dict], column: str, title: str) -> bool:
-    """Side-by-side panels of the PNG files named in `column`, one per model."""
+def _plot_images(path: Path, rows: list[dict], column: str, title: str, key: str) -> bool:
+    """Side-by-side panels of the PNG files named in `column` (relative to the output folder)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    panels = [(str(r.get("model", "?")), Path(r[column])) for r in rows
-              if isinstance(r.get(column), (str, Path)) and Path(r[column]).is_file()]
+    panels = [(str(r.get(key, "?")), path.parent / r[column]) for r in rows
+              if isinstance(r.get(column), (str, Path)) and (path.parent / r[column]).is_file()]
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.4), dpi=100, squeeze=False)
@@ -232,13 +231,16 @@ def write_result(out_stem: Path, rows: list[dict], provenance: dict, plots: list
 
     Args:
         out_stem: e.g. results/table4_demo/compare.
-        rows: one dict per model; values are numbers, strings (e.g. 'unavailable: ...') or None.
+        rows: one dict per model, its first key naming it; values are numbers, strings
+            (e.g. 'unavailable: ...') or None.
         provenance: command, commit, hardware, date, versions, seeds, N, ... (see `provenance`).
         plots: bar charts, one PNG each (`<stem>_<column>.png`).
         image_plots: {column: title} for columns holding PNG paths, shown side by side.
         notes: Markdown paragraphs printed after the table.
         reference_md: a clearly labelled reference block (e.g. the paper's reported numbers).
     """
+    if not rows:
+        raise ValueError("rows: nothing to write; give at least one row")
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     cols = columns_of(rows)
@@ -257,11 +259,11 @@ def write_result(out_stem: Path, rows: list[dict], provenance: dict, plots: list
     plot_files: list[Path] = []
     for spec in plots or []:
         p = out_stem.with_name(f"{out_stem.name}_{spec.column}.png")
-        if _plot_bar(p, rows, spec):
+        if _plot_bar(p, rows, spec, cols[0]):
             plot_files.append(p)
     for column, ptitle in (image_plots or {}).items():
         p = out_stem.with_name(f"{out_stem.name}_{column.removesuffix('_png')}.png")
-        if _plot_images(p, rows, column, ptitle):
+        if _plot_images(p, rows, column, ptitle, cols[0]):
             plot_files.append(p)
     for p in plot_files:
         paths[p.stem] = p
