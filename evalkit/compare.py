@@ -227,8 +227,12 @@ def _paper_reference(label: str) -> str:
     ])
 
 
-def run_compare(cfg: CompareConfig, argv: list[str] | None = None) -> dict[str, Path]:
-    """Compare the runs of `cfg` and write `cfg.out/compare.*`; returns the written paths."""
+def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
+                extra_provenance: dict | None = None) -> dict[str, Path]:
+    """Compare the runs of `cfg` and write `cfg.out/compare.*`; returns the written paths.
+
+    `argv` is the compare command line recorded in the provenance; `extra_provenance` is merged in
+    (table4 records its own command and the training configs there)."""
     from evalkit import metrics
 
     if not cfg.runs:
@@ -279,7 +283,8 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None) -> dict[str, 
                   "generation": "ONNX sampler, one untimed warm-up batch; PNG = same latents, PIL, one process"},
         inception_weights=weights_doc,
         runs={n: {"path": str(Path(r).resolve()), "train_commit": i.get("commit"), "train_hardware": i.get("hardware"),
-                  "train_date": i.get("date")} for n, r, i in zip(names, cfg.runs, infos)})
+                  "train_date": i.get("date")} for n, r, i in zip(names, cfg.runs, infos)},
+        **(extra_provenance or {}))
 
     notes = [f"N = {cfg.n} generated images per model (seed {cfg.seed}) against {len(real_u8)} real originals. "
              "FID is biased in N and needs more than 2048 images on each side to be stable; compare rows "
