@@ -171,6 +171,7 @@ def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label:
         kid = metrics.kid(gen_feats, real["feats"], subset_size=real["kid_subset"], seed=METRIC_SEED)
         pr = prdc.precision_recall(real["feats"], gen_feats, k=3)
         row.update({f"is_{label}": is_["mean"], f"is_{label}_std": is_["std"], f"fid_{label}": fid["value"],
+                    f"fid_{label}_small_n_warning": bool(fid.get("small_n_warning")),
                     f"kid_{label}": kid["mean"], f"kid_{label}_std": kid["std"],
                     prdc.KEY_PRECISION: pr["precision"], prdc.KEY_RECALL: pr["recall"]})
     else:
@@ -257,8 +258,11 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
     real_u8, real_info = load_real(cfg.real, resolution)
     weights, sha, why = _inception(cfg)
     real = {"images": real_u8, "weights": weights, "feats": None, "kid_subset": min(1000, cfg.n, len(real_u8))}
+    feature_info = {}
     if weights is not None:
-        real["feats"] = np.asarray(_features(real_u8, weights, cfg)["pool3"], np.float64)
+        f = _features(real_u8, weights, cfg)
+        real["feats"] = np.asarray(f["pool3"], np.float64)
+        feature_info = {k: f[k] for k in ("device", "tf32", "weights_sha256") if k in f}
     ms_real = metrics.ms_ssim_diversity(real_u8, pairs=cfg.pairs, seed=cfg.seed)
     real["ms_prefix"] = "ms_ssim_up256" if ms_real.get("upsampled") else "ms_ssim"
     real["ms_cols"] = _msssim_columns(f"{real['ms_prefix']}_real", ms_real)
@@ -267,7 +271,8 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
     for row in rows:
         row["n_real"] = len(real_u8)
 
-    weights_doc = ({"path": str(weights), "sha256": sha, "official_prefix_match": sha.startswith("6726825d")}
+    weights_doc = ({"path": str(weights), "sha256": sha, "official_prefix_match": sha.startswith("6726825d"),
+                    **feature_info}
                    if weights is not None else {"status": UNAVAILABLE_WEIGHTS, "detail": why})
     prov = report.provenance(
         ["python", "-m", "evalkit", "compare", *(argv if argv is not None else [])],
@@ -295,10 +300,15 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
              "diverse; the real set's value (`*_real`) is the target.",
              "`precision_incv3_k3` / `recall_incv3_k3` use Inception-v3 features, not the VGG-16 features "
              "of Kynkaanniemi et al. 2019: not comparable with published precision/recall values.",
+             "A memorisation flag means a sample is closer to some real image than 95 % of the real images "
+             "are to their nearest other original (HSV cone, 64 px, flips included). Verbatim or flipped copies "
+             "are flagged; so can be flat, low-contrast samples that sit near the middle of the real set: "
+             "look at the closest-pairs grid before calling a flag a copy.",
              "The machine may be shared and loaded: timings are indicative; ratios within this table were "
              "measured side by side in one run."]
     if weights is None:
-        where = f"$TORCH_HOME/hub/checkpoints/{WEIGHTS_FILE}"
+        import torch
+        where = str(Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE)
         notes.insert(0, f"**Inception columns read `{UNAVAILABLE_WEIGHTS}`**: no Inception weights file was "
                         f"found ({why}). No other network was substituted. Put the file in place and run:\n\n"
                         f"```\n{fill_command(cfg, where)}\n```")
