@@ -1,0 +1,221 @@
+"""TrainConfig: one dataclass for a training run, the presets, and the argparse parser built from it.
+
+Resolution order (later wins): dataclass defaults < the preset < the loss's own recipe when
+`--loss` names another loss than the preset's < every flag given on the command line. Flags
+default to None, meaning "from the preset"; the resolved config is what run folders record.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from train import models
+
+PRESETS_NAMES = ("demo", "paper", "dcgan", "mlp")
+LOSSES = ("wgan-clip", "wgan-gp", "bce")
+HSV_LOSSES = ("swd", "moments", "off")
+OPTIMIZERS = ("rmsprop", "adam")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "fp32", "bf16")
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "paper"           # demo | paper | dcgan | mlp: the recipe the other fields came from
+    data: Path | None = None        # folder of patterns (subfolders = classes); None = built-in demo set
+    out: Path = Path("runs")        # parent of run folders
+    name: str | None = None         # run folder name under `out`; None = the preset's name
+    model: str = "paper"            # paper | dcgan | mlp (train.models)
+    resolution: int = 256           # 64, 128 or 256 px
+    latent_dim: int = 100           # size of z
+    critic_norm: str = "batch"      # batch | layer | none (wgan-gp needs no batch statistics)
+    loss: str = "wgan-clip"         # wgan-clip | wgan-gp | bce (non-saturating)
+    iters: int = 16_000             # generator steps (the paper's schedule); critic steps = iters * n_critic
+    batch_size: int = 64            # global batch (split over torchrun processes)
+    n_critic: int = 5               # critic steps per generator step
+    optimizer: str = "rmsprop"      # rmsprop | adam
+    lr_g: float = 5e-5              # generator learning rate
+    lr_d: float = 5e-5              # critic learning rate
+    beta1: float = 0.5              # Adam beta1
+    beta2: float = 0.999            # Adam beta2
+    clip: float = 0.01              # wgan-clip: critic weights clamped to [-clip, clip]
+    gp_lambda: float = 10.0         # wgan-gp: gradient-penalty weight
+    hsv_loss: str = "swd"           # swd (sliced Wasserstein) | moments | off: the HSV-cone colour term
+    w_adv: float = 0.5              # weight of the adversarial term in the generator loss (paper eq. 3)
+    w_hsv: float = 0.5              # weight of the HSV-cone term (paper eq. 3)
+    hsv_r: float = 1.0              # cone radius r
+    hsv_h: float = 1.0              # cone height h
+    hsv_proj: int = 64              # random projections per step for the sliced Wasserstein term
+    hsv_pixels: int = 16_384        # pixels sampled from each side for the HSV term
+    ema: bool = False               # keep an exponential moving average of the generator weights
+    ema_decay: float = 0.999        # EMA decay per generator step
+    diffaug: bool = False           # DiffAugment on everything the critic sees (real and fake)
+    diffaug_policy: str = "color,translation,cutout"  # comma-separated DiffAugment ops
+    amplify_to: int | None = None   # self-amplify the data set to this many images (train.data)
+    conditional: bool = False       # class-conditional training, labels from subfolders
+    deterministic: bool = False     # bitwise repeatable (same machine and software); slower
+    seed: int = 0                   # seeds every random number generator
+    device: str = "auto"            # auto | cpu | cuda
+    dtype: str = "auto"             # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 (CUDA only)
+    compile: bool = False           # torch.compile the networks (CUDA)
+    tick: int = 100                 # generator steps per tick: one losses.csv row and plot per tick
+    grid_every: int = 5             # ticks between fixed-noise sample grids
+    ckpt_every: int = 5             # ticks between checkpoints
+    keep: int = 3                   # keep the last K iter_XXXXXXX.pt checkpoints besides latest.pt
+    n_grid: int = 64                # images in a sample grid (unconditional)
+    eval_n: int = 64                # samples and real images for the hsv_swd progress metric
+    resume: str | None = None       # "latest" (this run's latest.pt) or a checkpoint path
+    quiet: bool = False             # no progress bar
+    extra: dict = field(default_factory=dict)  # resolved-from info (not a flag)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (paths as strings)."""
+        d = dataclasses.asdict(self)
+        for k, v in d.items():
+            if isinstance(v, Path):
+                d[k] = str(v)
+        return d
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / (self.name or self.preset)
+
+
+# Each loss's own recipe: applied when --loss overrides the preset's loss.
+LOSS_RECIPES: dict[str, dict] = {
+    # Arjovsky et al. 2017 defaults; the paper states RMSProp 5e-5.
+    "wgan-clip": dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, clip=0.01, n_critic=5, critic_norm="batch"),
+    # Gulrajani et al. 2017: lambda 10, Adam 1e-4 (0, 0.9), no BatchNorm in the critic.
+    "wgan-gp": dict(optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, gp_lambda=10.0, n_critic=5,
+                    critic_norm="layer"),
+    # Radford et al. 2015: Adam 2e-4, beta1 0.5, one D step per G step.
+    "bce": dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_critic=1, critic_norm="batch"),
+}
+
+PRESETS: dict[str, dict] = {
+    # The ink-wash paper: 256 px, Wasserstein + HSV cone 0.5/0.5, RMSProp 5e-5, 16k iterations, batch 64.
+    "paper": dict(model="paper", resolution=256, loss="wgan-clip", **LOSS_RECIPES["wgan-clip"], batch_size=64,
+                  iters=16_000, hsv_loss="swd", w_adv=0.5, w_hsv=0.5, tick=100, grid_every=5, ckpt_every=5),
+    # DCGAN as its paper trained it: 64 px, batch 128, non-saturating BCE, no colour term.
+    "dcgan": dict(model="dcgan", resolution=64, loss="bce", **LOSS_RECIPES["bce"], batch_size=128, iters=16_000,
+                  hsv_loss="off", w_adv=1.0, w_hsv=0.0, tick=100, grid_every=5, ckpt_every=5),
+    # The "primitive" fully connected GAN (Goodfellow et al. 2014), trained like DCGAN.
+    "mlp": dict(model="mlp", resolution=64, loss="bce", **{**LOSS_RECIPES["bce"], "critic_norm": "none"}, batch_size=64,
+                iters=16_000, hsv_loss="off", w_adv=1.0, w_hsv=0.0, tick=100, grid_every=5, ckpt_every=5),
+    # `python -m train`: the paper architecture at 64 px on the demo set, sized for 2 CPU cores.
+    "demo": dict(model="paper", resolution=64, loss="bce", **LOSS_RECIPES["bce"], batch_size=32, iters=600,
+                 hsv_loss="swd", w_adv=0.5, w_hsv=0.5, ema=True, ema_decay=0.99, diffaug=True,
+                 diffaug_policy="translation,cutout", tick=25, grid_every=4, ckpt_every=4, n_grid=36),
+}
+
+# Flags whose meaning is "true when given"; everything else takes a value.
+_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet")
+_HELP = {
+    "iters": "generator steps (iterations count generator steps; critic steps = iters x n_critic)",
+    "resume": "continue a run: no value = RUN_DIR/checkpoints/latest.pt, or a checkpoint path. "
+              "The architecture comes from the checkpoint, the schedule from this command line",
+    "data": "image folder (subfolders = classes); default: the built-in demo set",
+    "batch_size": "global batch size (divided over torchrun processes)",
+}
+
+
+def _field_help(f: dataclasses.Field) -> str:
+    return _HELP.get(f.name, f.name.replace("_", " "))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m train` parser: one flag per TrainConfig field, each defaulting to None."""
+    p = argparse.ArgumentParser(
+        prog="python -m train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train a GAN on a folder of patterns (default: the built-in demo set). --preset chooses a "
+                    "whole recipe; every other flag overrides one part of it (unset flags come from the preset). "
+                    "Iterations count generator steps.",
+        epilog="example: python -m train --preset paper --data patterns/ --out runs --name ink256")
+    p.add_argument("--preset", choices=PRESETS_NAMES, default="demo", help="recipe")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config as JSON and exit")
+    choices = {"model": models.MODELS, "resolution": models.RESOLUTIONS, "critic_norm": models.CRITIC_NORMS,
+               "loss": LOSSES, "hsv_loss": HSV_LOSSES, "optimizer": OPTIMIZERS, "device": DEVICES,
+               "dtype": DTYPES}
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("preset", "extra"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in _BOOL_FIELDS:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=_field_help(f))
+        elif f.name == "resume":
+            p.add_argument(flag, nargs="?", const="latest", default=None, metavar="PATH", help=_field_help(f))
+        else:
+            typ = {"data": Path, "out": Path, "resolution": int, "amplify_to": int}.get(f.name)
+            if typ is None:
+                typ = type(f.default) if f.default is not None and not isinstance(f.default, Path) else str
+            one_of = f"; one of {', '.join(map(str, choices[f.name]))}" if f.name in choices else ""
+            # No argparse `choices`: validate() reports a bad value in one line naming the field.
+            p.add_argument(flag, type=typ, default=None, help=f"{_field_help(f)}{one_of} (unset: from the preset)")
+    return p
+
+
+def resolve(args: dict) -> TrainConfig:
+    """Preset + loss recipe + flags -> TrainConfig; `args` maps field names to values or None."""
+    preset = args.get("preset") or "demo"
+    if preset not in PRESETS:
+        raise ValueError(f"preset: unknown {preset!r}; choose one of {', '.join(PRESETS_NAMES)}")
+    values = dict(PRESETS[preset])
+    loss = args.get("loss")
+    if loss is not None and loss != values["loss"]:
+        if loss not in LOSS_RECIPES:
+            raise ValueError(f"loss: unknown {loss!r}; choose one of {', '.join(LOSSES)}")
+        values.update(LOSS_RECIPES[loss])
+        if values.get("model") == "mlp":
+            values["critic_norm"] = "none"
+    given = {k: v for k, v in args.items() if v is not None and k not in ("preset", "dry_run")}
+    values.update(given)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"config: unknown field(s) {', '.join(sorted(unknown))}")
+    cfg = TrainConfig(preset=preset, **values)
+    cfg.extra = {"flags": sorted(given)}
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ValueError naming the field for any bad value, before any work is done."""
+    def need(cond: bool, msg: str) -> None:
+        if not cond:
+            raise ValueError(msg)
+
+    need(cfg.model in models.MODELS, f"model: unknown {cfg.model!r}; choose one of {', '.join(models.MODELS)}")
+    need(cfg.resolution in models.RESOLUTIONS, f"resolution: {cfg.resolution} is not supported; choose 64, 128 or 256")
+    need(cfg.critic_norm in models.CRITIC_NORMS, f"critic_norm: choose one of {', '.join(models.CRITIC_NORMS)}")
+    need(cfg.loss in LOSSES, f"loss: unknown {cfg.loss!r}; choose one of {', '.join(LOSSES)}")
+    need(cfg.hsv_loss in HSV_LOSSES, f"hsv_loss: unknown {cfg.hsv_loss!r}; choose one of {', '.join(HSV_LOSSES)}")
+    need(cfg.optimizer in OPTIMIZERS, f"optimizer: choose one of {', '.join(OPTIMIZERS)}")
+    need(cfg.device in DEVICES, f"device: choose one of {', '.join(DEVICES)}")
+    need(cfg.dtype in DTYPES, f"dtype: choose one of {', '.join(DTYPES)}")
+    for name in ("latent_dim", "iters", "batch_size", "n_critic", "hsv_proj", "hsv_pixels", "tick", "grid_every",
+                 "ckpt_every", "n_grid", "eval_n"):
+        need(getattr(cfg, name) >= 1, f"{name}: must be >= 1, got {getattr(cfg, name)}")
+    need(cfg.keep >= 0, f"keep: must be >= 0, got {cfg.keep}")
+    for name in ("lr_g", "lr_d", "clip", "hsv_r", "hsv_h"):
+        need(getattr(cfg, name) > 0, f"{name}: must be > 0, got {getattr(cfg, name)}")
+    for name in ("gp_lambda", "w_adv", "w_hsv"):
+        need(getattr(cfg, name) >= 0, f"{name}: must be >= 0, got {getattr(cfg, name)}")
+    need(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "beta1/beta2: must lie in [0, 1)")
+    need(0 < cfg.ema_decay < 1, f"ema_decay: must lie in (0, 1), got {cfg.ema_decay}")
+    need(cfg.amplify_to is None or cfg.amplify_to >= 1, "amplify_to: must be >= 1")
+    need(not (cfg.loss == "wgan-gp" and cfg.critic_norm == "batch"),
+         "critic_norm: wgan-gp needs per-sample gradients; use --critic-norm layer or none")
+    need(cfg.data is None or Path(cfg.data).is_dir(), f"data: {cfg.data} is not a folder; pass a folder of images")
+    need(cfg.name is None or (cfg.name and "/" not in cfg.name and cfg.name not in (".", "..")),
+         f"name: {cfg.name!r} must be a plain folder name")
+    if cfg.diffaug:
+        ops = [o.strip() for o in cfg.diffaug_policy.split(",") if o.strip()]
+        need(ops and set(ops) <= {"color", "translation", "cutout"},
+             f"diffaug_policy: {cfg.diffaug_policy!r}; use a comma list of color, translation, cutout")
+    need(not (cfg.dtype == "bf16" and cfg.device == "cpu"), "dtype: bf16 autocast is for CUDA; use --dtype fp32 on CPU")
+    if cfg.device == "cuda":
+        import torch
+        need(torch.cuda.is_available(), "device: cuda requested but no CUDA GPU is visible; use --device cpu or auto")
