@@ -102,7 +102,7 @@ def _network(weights_path: Path, device: torch.device) -> torch.nn.Module:
     key = (str(Path(weights_path).resolve()), st.st_size, st.st_mtime_ns, str(device))
     if key not in _NETS:
         _NETS.clear()
-        _NETS[key] = inception.load_inception(weights_path, device).to(memory_format=torch.channels_last)
+        _NETS[key] = inception.fuse_for_inference(inception.load_inception(weights_path, device))
     return _NETS[key]
 
 
