@@ -1,0 +1,576 @@
+"""Load a messy folder of patterns into a clean uint8 array, reporting every file.
+
+`load_folder(path, resolution)` scans recursively, decodes in worker processes, normalises every
+image to sRGB uint8 (R, R, 3) and returns a `Dataset` with one report row per file: what was
+converted and why, what was skipped and why. The normalised arrays are cached on disk, keyed by
+the settings and each file's (path, size, mtime), so a second load of the same folder is fast.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import math
+import multiprocessing
+import os
+import tempfile
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
+
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+REPORT_FIELDS = ("index", "path", "status", "reason", "width", "height", "mode", "format", "actions",
+                 "sha256", "duplicate_of", "is_original", "source_index", "label")
+
+
+FITS = ("crop", "pad", "random-crop")
+SMALLS = ("tile", "upscale", "skip")
+FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
+MIN_SIDE = 16            # px: smaller files are icons or thumbnails, not patterns
+PAPER_WHITE = (255, 255, 255)
+DECODE_VERSION = 1       # bump when decoding changes, to invalidate caches
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-file normalisation settings (picklable, sent to the worker processes)."""
+    resolution: int
+    fit: str = "crop"
+    small: str = "tile"
+    seed: int = 0
+
+
+def process_file(path: str, opts: Options) -> tuple[dict, np.ndarray | None]:
+    """Decode and normalise one file; never raises for a bad file.
+
+    Returns (report row, uint8 (R, R, 3) array or None when skipped). The row has status
+    "ok" (only resized / cropped / padded), "converted" (mode, profile, orientation, alpha,
+    frame, tiling or upscaling changed it) or "skipped", with the reason and every action.
+    """
+    row = {"path": path, "status": "skipped", "reason": "", "width": None, "height": None,
+           "mode": None, "format": None, "actions": "", "sha256": None}
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        row["reason"] = f"unreadable: {e.strerror or e}"
+        return row, None
+    if not data:
+        row["reason"] = "empty file (0 bytes)"
+        return row, None
+    row["sha256"] = hashlib.sha256(data).hexdigest()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        row["reason"] = f"decompression bomb: {e}".split(" could be")[0] + f" (Pillow's limit is {Image.MAX_IMAGE_PIXELS} pixels)"
+        return row, None
+    except UnidentifiedImageError:
+        row["reason"] = "not an image (Pillow cannot identify the format)"
+        return row, None
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a reason, never a crash
+        row["reason"] = f"unreadable: {type(e).__name__}: {e}"
+        return row, None
+    row.update(width=im.width, height=im.height, mode=im.mode, format=im.format)
+    if im.format not in FORMATS:
+        row["reason"] = f"unsupported format {im.format} (convert it to PNG)"
+        return row, None
+    if min(im.size) < MIN_SIDE:
+        row["reason"] = f"too small: {im.width}x{im.height} px (minimum {MIN_SIDE} px; icons are not patterns)"
+        return row, None
+    actions: list[tuple[str, bool]] = []  # (text, changes the content beyond resize/crop/pad)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n_frames = getattr(im, "n_frames", 1)
+            if n_frames > 1:
+                im.seek(0)
+                actions.append((f"first frame of {n_frames}", True))
+            if im.format in ("JPEG", "MPO"):
+                _jpeg_draft(im, opts)
+            im.load()
+            rgb = _to_srgb(im, actions)
+    except Exception as e:  # noqa: BLE001 - truncated data, broken chunks, bad profiles
+        row["reason"] = f"truncated or corrupt: {type(e).__name__}: {e}"
+        return row, None
+    arr, reason = _fit_square(rgb, opts, row["sha256"], actions)
+    row["actions"] = "; ".join(text for text, _ in actions)
+    if arr is None:
+        row["reason"] = reason
+        return row, None
+    row["status"] = "converted" if any(changes for _, changes in actions) else "ok"
+    return row, arr
+
+
+def _jpeg_draft(im: Image.Image, opts: Options) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the result still covers the target."""
+    w, h = im.size
+    side = min(w, h) if opts.fit != "pad" else max(w, h)
+    if side > 2 * opts.resolution:
+        s = opts.resolution / side
+        im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
+
+
+def _to_srgb(im: Image.Image, actions: list) -> Image.Image:
+    """Any Pillow mode -> RGB: EXIF orientation, ICC profile to sRGB, bit depth, alpha on white."""
+    orientation = im.getexif().get(0x0112, 1)
+    if orientation not in (1, None):
+        im = ImageOps.exif_transpose(im)
+        actions.append((f"EXIF orientation {orientation} applied", True))
+    icc = im.info.get("icc_profile")
+    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        im = _icc_to_srgb(im, icc, actions)
+    mode = im.mode
+    if mode == "1":
+        im = im.convert("L")
+        actions.append(("1-bit -> 8-bit grey", True))
+    elif mode.startswith("I") or mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        scale = 257.0 if (mode.startswith("I;16") or a.max() > 255) else 1.0
+        im = Image.fromarray(np.clip(np.rint(a / scale), 0, 255).astype(np.uint8), "L")
+        actions.append((f"{mode} -> 8-bit grey (/{scale:g})", True))
+    elif mode == "P":
+        has_alpha = "transparency" in im.info
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        actions.append(("palette with transparency -> RGBA" if has_alpha else "palette -> RGB", True))
+    elif mode in ("PA", "La", "RGBa"):
+        im = im.convert("RGBA")
+        actions.append((f"{mode} -> RGBA", True))
+    if im.mode in ("LA", "RGBA"):
+        alpha = np.asarray(im.getchannel("A"))
+        if alpha.min() == 255:
+            actions.append(("opaque alpha channel dropped", True))
+        else:
+            actions.append((f"transparency composited on paper white ({np.mean(alpha < 255):.0%} of pixels)", True))
+        bg = Image.new("RGB", im.size, PAPER_WHITE)
+        bg.paste(im.convert("RGB"), mask=im.getchannel("A"))
+        return bg
+    if im.mode == "L":
+        actions.append(("greyscale -> RGB", True))
+    elif im.mode == "CMYK":
+        actions.append(("CMYK -> RGB (no colour profile: naive conversion)", True))
+    elif im.mode != "RGB":
+        actions.append((f"{im.mode} -> RGB", True))
+    return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def _icc_to_srgb(im: Image.Image, icc: bytes, actions: list) -> Image.Image:
+    """Convert through the embedded profile to sRGB (alpha kept aside); sRGB profiles are kept."""
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        desc = ImageCms.getProfileDescription(src).strip() or "unnamed"
+    except Exception as e:  # noqa: BLE001
+        actions.append((f"unreadable ICC profile ignored ({type(e).__name__})", True))
+        return im
+    if "srgb" in desc.lower():
+        return im
+    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
+    base = im.convert({"RGBA": "RGB", "LA": "L"}.get(im.mode, im.mode)) if alpha is not None else im
+    try:
+        out = ImageCms.profileToProfile(base, src, _SRGB, outputMode="RGB")
+    except Exception as e:  # noqa: BLE001 - a profile that does not fit the pixel mode
+        actions.append((f"ICC profile '{desc}' could not be applied ({type(e).__name__}); ignored", True))
+        return im
+    actions.append((f"ICC profile '{desc}' -> sRGB", True))
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _fit_square(im: Image.Image, opts: Options, sha: str, actions: list) -> tuple[np.ndarray | None, str]:
+    """RGB image -> uint8 (R, R, 3) by opts.fit, handling images smaller than R by opts.small."""
+    R, (w, h) = opts.resolution, im.size
+    side = max(w, h) if opts.fit == "pad" else min(w, h)
+    if side < R:
+        if opts.small == "skip":
+            return None, f"smaller than {R} px ({w}x{h}; small='skip')"
+        if opts.small == "tile":
+            ry, rx = math.ceil(R / h), math.ceil(R / w)
+            a = np.tile(np.asarray(im), (ry, rx, 1))
+            actions.append((f"tiled {rx}x{ry} to fill {R} px (source {w}x{h})", True))
+            y0, x0 = (a.shape[0] - R) // 2, (a.shape[1] - R) // 2
+            return np.ascontiguousarray(a[y0:y0 + R, x0:x0 + R]), ""
+        actions.append((f"upscaled x{R / side:.2f} (source {w}x{h} smaller than {R} px)", True))
+    s = R / side
+    nw, nh = (max(R, round(w * s)), max(R, round(h * s))) if opts.fit != "pad" else \
+             (min(R, max(1, round(w * s))), min(R, max(1, round(h * s))))
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        actions.append((f"resized {w}x{h} -> {nw}x{nh}", False))
+    a = np.asarray(im)
+    if opts.fit == "pad":
+        out = np.empty((R, R, 3), np.uint8)
+        out[:] = PAPER_WHITE
+        y0, x0 = (R - nh) // 2, (R - nw) // 2
+        out[y0:y0 + nh, x0:x0 + nw] = a
+        if (nw, nh) != (R, R):
+            actions.append(("padded with paper white", False))
+        return out, ""
+    if opts.fit == "random-crop":
+        rng = np.random.default_rng([opts.seed, int(sha[:12], 16)])
+        y0, x0 = int(rng.integers(0, nh - R + 1)), int(rng.integers(0, nw - R + 1))
+    else:
+        y0, x0 = (nh - R) // 2, (nw - R) // 2
+    if (nw, nh) != (R, R):
+        actions.append((f"{'random' if opts.fit == 'random-crop' else 'centre'}-cropped at ({x0}, {y0})", False))
+    return np.ascontiguousarray(a[y0:y0 + R, x0:x0 + R]), ""
+
+
+class DataError(ValueError):
+    """A folder holds no usable image (the message names the folder and what was found)."""
+
+
+@dataclass
+class Dataset:
+    """Normalised images plus the per-file report. `images_u8` is uint8 (N, R, R, 3)."""
+    images_u8: np.ndarray
+    is_original: np.ndarray           # bool (N,): False for self-amplified copies
+    source_paths: list[str]           # (N,) source file of each image (copies: their original)
+    report: list[dict]                # one row per file (and per amplified copy), REPORT_FIELDS
+    class_names: list[str] = field(default_factory=list)
+    label_ids: np.ndarray | None = None   # int64 (N,) or None
+    summary_dict: dict = field(default_factory=dict)
+    summary: str = ""
+    root: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.images_u8)
+
+    @property
+    def images(self):
+        """torch.float32 (N, 3, R, R) in [-1, 1], computed from `images_u8`."""
+        from train.images import from_uint8
+        return from_uint8(self.images_u8)
+
+    @property
+    def labels(self):
+        """torch.int64 (N,) class ids, or None when loaded without labels."""
+        if self.label_ids is None:
+            return None
+        import torch
+        return torch.as_tensor(self.label_ids, dtype=torch.int64)
+
+    def write_report(self, out_dir: Path) -> tuple[Path, Path]:
+        """Write `data_report.csv` and `data_report.json` (rows + summary) into `out_dir`."""
+        import csv
+        import io
+        out_dir = Path(out_dir)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=REPORT_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for row in self.report:
+            w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in REPORT_FIELDS})
+        csv_path, json_path = out_dir / "data_report.csv", out_dir / "data_report.json"
+        _atomic_write_bytes(csv_path, buf.getvalue().encode())
+        doc = {"root": str(self.root), "summary": self.summary, "counts": self.summary_dict,
+               "class_names": self.class_names, "rows": self.report}
+        _atomic_write_bytes(json_path, json.dumps(doc, indent=1).encode())
+        return csv_path, json_path
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def default_cache_dir() -> Path:
+    """$INKWASH_CACHE/data, or ~/.cache/inkwash-gan/data."""
+    base = os.environ.get("INKWASH_CACHE") or Path.home() / ".cache" / "inkwash-gan"
+    return Path(base) / "data"
+
+
+def scan(root: Path) -> list[tuple[str, int, int]]:
+    """Every regular, non-hidden file under `root`: sorted (relative posix path, size, mtime_ns)."""
+    found = []
+    stack = [Path(root)]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir(follow_symlinks=True):
+                    stack.append(Path(e.path))
+                elif e.is_file(follow_symlinks=True):
+                    st = e.stat()
+                    found.append((Path(e.path).relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+    found.sort()
+    return found
+
+
+def _settings(resolution: int, fit: str, small: str, seed: int) -> dict:
+    return {"version": CACHE_VERSION, "decode_version": DECODE_VERSION, "resolution": resolution,
+            "fit": fit, "small": small, "min_side": MIN_SIDE,
+            "seed": seed if fit == "random-crop" else None}
+
+
+class _Cache:
+    """Per-folder cache: `<key>.npy` (uint8 (M, R, R, 3) of decoded files) + `<key>.json`."""
+
+    def __init__(self, cache_dir: Path, root: Path, settings: dict):
+        key = hashlib.sha256(json.dumps([str(root), settings], sort_keys=True).encode()).hexdigest()[:24]
+        self.dir = Path(cache_dir)
+        self.json_path = self.dir / f"{key}.json"
+        self.npy_path = self.dir / f"{key}.npy"
+        self.settings = settings
+
+    def load(self) -> tuple[dict, np.ndarray | None]:
+        """{relpath: entry} and the array its `slot`s index, or ({}, None) when absent or stale."""
+        try:
+            meta = json.loads(self.json_path.read_text())
+            if meta.get("settings") != self.settings:
+                return {}, None
+            arr = np.load(self.npy_path, mmap_mode="r")
+            if arr.shape[0] != meta["n_slots"] or meta.get("token") != _array_token(self.npy_path):
+                return {}, None
+            return meta["files"], arr
+        except (OSError, ValueError, KeyError):
+            return {}, None
+
+    def save(self, files: dict, arr: np.ndarray) -> None:
+        """Write the array, then the JSON that names it (each atomically), so a crash never pairs
+        a new JSON with an old array."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.npy_path.name}.", suffix=".tmp", dir=self.dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, arr)
+            os.replace(tmp, self.npy_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        meta = {"settings": self.settings, "n_slots": int(arr.shape[0]), "files": files,
+                "token": _array_token(self.npy_path)}
+        _atomic_write_bytes(self.json_path, json.dumps(meta).encode())
+
+
+def _array_token(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _decode_all(root: Path, todo: list[str], opts: Options, workers: int,
+                progress: bool) -> dict[str, tuple[dict, np.ndarray | None]]:
+    """Decode `todo` (relative paths) with `workers` processes; {relpath: (row, array | None)}."""
+    out: dict[str, tuple[dict, np.ndarray | None]] = {}
+    bar = tqdm(total=len(todo), desc="decode", unit="img", disable=not progress or not todo, leave=False)
+    paths = [str(root / rel) for rel in todo]
+    if workers <= 1 or len(todo) < 2:
+        for rel, p in zip(todo, paths):
+            out[rel] = process_file(p, opts)
+            bar.update(1)
+    else:
+        # forkserver: workers never inherit a parent's torch/OpenMP threads (fork after threads
+        # start can deadlock); they import only numpy and Pillow.
+        ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        chunk = max(1, min(16, len(todo) // (workers * 8)))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+            for rel, res in zip(todo, ex.map(process_file, paths, [opts] * len(paths), chunksize=chunk)):
+                out[rel] = res
+                bar.update(1)
+    bar.close()
+    return out
+
+
+def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit: str = "crop",
+                small: str = "tile", amplify_to: int | None = None, seed: int = 0,
+                workers: int | None = None, cache_dir: Path | None = None, progress: bool = True,
+                cache: bool = True) -> Dataset:
+    """Load every image under `path` as uint8 (N, R, R, 3) sRGB, with a report row per file.
+
+    Args:
+        resolution: side R of the square output, in px.
+        labels: class ids from first-level subfolder names (files directly in `path` are skipped).
+        fit: "crop" (aspect-preserving resize, centre crop), "pad" (fit inside, pad with paper
+            white) or "random-crop" (seeded crop position per file).
+        small: images smaller than R: "tile" (repeat the motif), "upscale" or "skip".
+        amplify_to: add seeded flipped / brightness-contrast copies until there are this many
+            images (the paper's 361 -> 821); None or <= originals adds none.
+        workers: decode processes (default: all cores available to this process).
+        cache_dir: where the normalised arrays are cached (None: `default_cache_dir()`);
+            cache=False neither reads nor writes it.
+    Raises:
+        DataError: the folder holds no usable image; FileNotFoundError: it does not exist.
+    """
+    root = Path(path).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder; pass a folder of images (PNG, JPEG, WebP, BMP, TIFF, GIF)")
+    if fit not in FITS:
+        raise ValueError(f"fit={fit!r}: use one of {', '.join(FITS)}")
+    if small not in SMALLS:
+        raise ValueError(f"small={small!r}: use one of {', '.join(SMALLS)}")
+    if int(resolution) < MIN_SIDE:
+        raise ValueError(f"resolution={resolution}: must be at least {MIN_SIDE} px")
+    if amplify_to is not None and amplify_to < 0:
+        raise ValueError(f"amplify_to={amplify_to}: must be >= 0")
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    settings = _settings(int(resolution), fit, small, seed)
+    opts = Options(resolution=int(resolution), fit=fit, small=small, seed=seed)
+
+    files = scan(root)
+    store = _Cache(cache_dir or default_cache_dir(), root, settings) if cache else None
+    cached, cached_arr = store.load() if store else ({}, None)
+    todo = [rel for rel, size, mtime in files
+            if not (rel in cached and cached[rel]["size"] == size and cached[rel]["mtime_ns"] == mtime)]
+    fresh = _decode_all(root, todo, opts, workers, progress)
+
+    # Gather rows and arrays for every file in sorted order; unchanged files come from the cache.
+    rows, arrays = [], []
+    for rel, size, mtime in files:
+        if rel in fresh:
+            row, arr = fresh[rel]
+        else:
+            row = dict(cached[rel]["row"])
+            arr = cached_arr[cached[rel]["slot"]] if cached[rel]["slot"] is not None else None
+        row["path"] = rel
+        rows.append(row)
+        arrays.append(arr)
+    if store is not None and (todo or len(cached) != len(files)):
+        _save_cache(store, files, rows, arrays, resolution)
+    return _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed)
+
+
+def _save_cache(cache: _Cache, files, rows, arrays, resolution: int) -> None:
+    entries, slots = {}, []
+    for (rel, size, mtime), row, arr in zip(files, rows, arrays):
+        slot = None
+        if arr is not None:
+            slot = len(slots)
+            slots.append(arr)
+        entries[rel] = {"size": size, "mtime_ns": mtime, "slot": slot,
+                        "row": {k: v for k, v in row.items() if k != "path"}}
+    stacked = np.stack(slots) if slots else np.zeros((0, resolution, resolution, 3), np.uint8)
+    try:
+        cache.save(entries, stacked)
+    except OSError as e:  # a read-only cache folder must not stop the load
+        log.warning("could not write the data cache %s (%s); continuing without it", cache.dir, e)
+
+
+def _assemble(root: Path, rows: list[dict], arrays: list, *, labels: bool, amplify_to: int | None,
+              seed: int) -> Dataset:
+    """Mark duplicates and label-less files, pick the usable images, amplify, summarise."""
+    first_by_hash: dict[str, str] = {}
+    keep_rows, keep_arrays = [], []
+    for row, arr in zip(rows, arrays):
+        row.update(duplicate_of=None, is_original=True, index=None, source_index=None, label=None)
+        if row["status"] == "skipped":
+            continue
+        h = row["sha256"]
+        if h in first_by_hash:
+            row.update(status="skipped", reason="exact duplicate (same SHA-256)", duplicate_of=first_by_hash[h])
+            continue
+        first_by_hash[h] = row["path"]
+        if labels:
+            if "/" not in row["path"]:
+                row.update(status="skipped", reason="not in a class subfolder (labels=True takes the "
+                                                           "class from the first-level folder name)")
+                continue
+            row["label"] = row["path"].split("/")[0]
+        row["index"] = len(keep_arrays)
+        keep_rows.append(row)
+        keep_arrays.append(arr)
+
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "converted", "skipped")}
+    if not keep_arrays:
+        reasons: dict[str, int] = {}
+        for r in rows:
+            reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+        what = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])) or "nothing"
+        raise DataError(f"{root}: no usable image among {len(rows)} files (found: {what}); "
+                        "point --data at a folder of PNG, JPEG, WebP, BMP, TIFF or GIF images")
+    class_names = sorted({r["label"] for r in keep_rows}) if labels else []
+    label_ids = [class_names.index(r["label"]) for r in keep_rows] if labels else []
+
+    images = np.stack(keep_arrays).astype(np.uint8, copy=False)
+    is_original = np.ones(len(images), bool)
+    sources = [r["path"] for r in keep_rows]
+    lab = np.asarray(label_ids, np.int64) if labels else None
+    report = list(rows)
+    n_orig = len(images)
+    if amplify_to and amplify_to > n_orig:
+        copies, src_idx, actions = amplify(images, amplify_to - n_orig, seed)
+        images = np.concatenate([images, copies])
+        is_original = np.concatenate([is_original, np.zeros(len(copies), bool)])
+        sources += [sources[i] for i in src_idx]
+        if lab is not None:
+            lab = np.concatenate([lab, lab[src_idx]])
+        for k, (i, act) in enumerate(zip(src_idx, actions)):
+            src = keep_rows[i]
+            report.append({**src, "index": n_orig + k, "status": "converted", "reason": "self-amplified copy",
+                           "actions": act, "is_original": False, "source_index": int(i)})
+    elif amplify_to:
+        log.info("amplify_to=%d <= %d usable images: no copies added", amplify_to, n_orig)
+
+    summary_dict = {"files_found": len(rows), **counts, "images": int(len(images)),
+                    "amplified": int(len(images) - n_orig)}
+    summary = _summary_text(root, rows, summary_dict, images.shape[1], class_names)
+    log.info("%s", summary)
+    return Dataset(images_u8=images, is_original=is_original, source_paths=sources, report=report,
+                   class_names=class_names, label_ids=lab, summary_dict=summary_dict, summary=summary, root=root)
+
+
+def _summary_text(root: Path, rows: list[dict], c: dict, resolution: int, class_names: list[str]) -> str:
+    reasons: dict[str, int] = {}
+    for r in rows:
+        if r["status"] == "skipped":
+            key = r["reason"].split(":")[0].split(" (")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    text = (f"{root}: {c['files_found']} files found; {c['ok']} loaded as-is, {c['converted']} converted, "
+            f"{c['skipped']} skipped" + (f" ({skipped})" if skipped else "") +
+            f"; {c['images']} images of {resolution}x{resolution} px")
+    if c["amplified"]:
+        text += f", of which {c['amplified']} are self-amplified copies"
+    if class_names:
+        text += f"; {len(class_names)} classes: {', '.join(class_names)}"
+    return text + ". See data_report.csv for every file."
+
+
+def amplify(images_u8: np.ndarray, n_copies: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Seeded copies: random h/v flips, brightness x U(0.85, 1.15), contrast x U(0.85, 1.15).
+
+    Sources cycle through seeded permutations of the originals, so each original is copied about
+    equally often. Returns (copies uint8 (n, R, R, 3), source indices (n,), action strings).
+    """
+    rng = np.random.default_rng([seed, 821])
+    n = len(images_u8)
+    order = np.concatenate([rng.permutation(n) for _ in range(-(-n_copies // n))])[:n_copies]
+    out = np.empty((n_copies, *images_u8.shape[1:]), np.uint8)
+    actions = []
+    for k, i in enumerate(order):
+        x = images_u8[i].astype(np.float32)
+        hflip, vflip = rng.random() < 0.5, rng.random() < 0.5
+        b, c = rng.uniform(0.85, 1.15), rng.uniform(0.85, 1.15)
+        if hflip:
+            x = x[:, ::-1]
+        if vflip:
+            x = x[::-1]
+        x = x * b                                   # brightness, as PIL.ImageEnhance.Brightness
+        x = (x - x.mean()) * c + x.mean()           # contrast around the mean, as ImageEnhance.Contrast
+        out[k] = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+        act = (["hflip"] if hflip else []) + (["vflip"] if vflip else []) + [f"brightness x{b:.3f}", f"contrast x{c:.3f}"]
+        actions.append("; ".join(act))
+    return out, order.astype(np.int64), actions
