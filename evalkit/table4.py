@@ -23,7 +23,7 @@ from evalkit.compare import CompareConfig, CompareError, run_compare
 log = logging.getLogger(__name__)
 
 MODELS = ("paper", "dcgan", "mlp")
-DEMO_ITERS = 150    # pinned demo: generator iterations per model (see the module docstring)
+DEMO_ITERS = 100    # pinned demo: generator iterations per model (see the module docstring)
 DEMO_BATCH = 16     # pinned demo: batch size for every model (the presets' own: --batch-size preset)
 DEMO_N = 1000       # pinned demo: generated images per model
 

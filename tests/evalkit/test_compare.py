@@ -121,3 +121,26 @@ def test_runs_of_different_resolutions_are_refused(tmp_path, capsys):
     b = fx.write_tiny_run(tmp_path / "b", model="mlp", resolution=128)
     rc = compare.main([str(a), str(b), "--real", str(tmp_path), "--out", str(tmp_path / "out")])
     assert rc == 2 and "different resolutions" in capsys.readouterr().err
+
+
+def test_table4_dry_run_resolves_the_three_presets_on_shared_settings(tmp_path, capsys):
+    from evalkit import table4
+    fx.write_patterns(tmp_path / "data", 3, seed=0)
+    rc = table4.main(["--data", str(tmp_path / "data"), "--iters", "7", "--batch-size", "8", "--runs-dir",
+                      str(tmp_path / "runs"), "--dry-run"])
+    assert rc == 0
+    cfgs = json.loads(capsys.readouterr().out)
+    assert list(cfgs) == ["paper", "dcgan", "mlp"]
+    assert {c["model"] for c in cfgs.values()} == {"paper", "dcgan", "mlp"}
+    for c in cfgs.values():
+        assert (c["iters"], c["batch_size"], c["resolution"], c["seed"]) == (7, 8, 64, 0)
+        assert c["data"] == str(tmp_path / "data")
+    assert cfgs["paper"]["loss"] == "wgan-clip" and cfgs["dcgan"]["loss"] == "bce"  # each preset's own recipe
+    rc = table4.main(["--data", str(tmp_path / "data"), "--batch-size", "preset", "--dry-run"])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["dcgan"]["batch_size"] == 128
+
+
+def test_table4_bad_data_folder_is_a_one_line_error(tmp_path, capsys):
+    from evalkit import table4
+    assert table4.main(["--data", str(tmp_path / "nope"), "--dry-run"]) == 2
+    assert "--data" in capsys.readouterr().err
