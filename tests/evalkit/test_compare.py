@@ -72,10 +72,10 @@ def _check_common(out: Path) -> tuple[list[dict], dict]:
 
 
 @pytest.mark.slow
-def test_compare_two_tiny_runs_with_random_inception(two_runs, random_inception_weights):
+def test_compare_two_tiny_runs_with_random_inception(two_runs, inception_weights):
     runs, real, out = two_runs
     rc = compare.main([*map(str, runs), "--real", str(real), "--n", str(N), "--pairs", str(PAIRS), "--out", str(out),
-                       "--inception-weights", str(random_inception_weights), "--device", "cpu"])
+                       "--inception-weights", str(inception_weights), "--device", "cpu"])
     assert rc == 0
     rows, doc = _check_common(out)
     for c in INCEPTION_COLS:
