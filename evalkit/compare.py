@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from evalkit import memorization, prdc, report
 from evalkit.report import UNAVAILABLE_WEIGHTS, BarPlot, n_label
@@ -92,20 +91,22 @@ def onnx_for(run_dir: Path) -> tuple[Path, bool]:
 
 
 def time_generation(sampler, n: int, seed: int, batch_size: int, png_dir: Path) -> tuple[np.ndarray, float, float]:
-    """Generate n images to memory, then again to PNG files in png_dir; both timed (after one
-    untimed warm-up batch). Returns (images_u8, seconds_to_memory, seconds_to_png)."""
+    """Generate n images to memory, then the same n to PNG files in png_dir with the toolkit's writer
+    (`python -m export sample`'s: worker processes encode while the next batch is generated); both
+    timed after one untimed warm-up batch. Returns (images_u8, seconds_to_memory, seconds_to_png)."""
+    from export.writer import write_samples
+
     sampler.sample(min(n, batch_size), seed=seed, batch_size=batch_size)  # warm-up: session init, allocations
     t0 = time.perf_counter()
     images = sampler.sample(n, seed=seed, batch_size=batch_size)
     mem_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    latents = sampler.latents(n, seed=seed)
-    for i in range(0, n, batch_size):
-        batch = sampler.generate(latents[i:i + batch_size], batch_size=batch_size)
-        for j, im in enumerate(batch):
-            Image.fromarray(im).save(png_dir / f"{i + j:06d}.png", format="PNG")
+    write_samples(sampler, n, png_dir, seed=seed, fmt="png", batch_size=batch_size, quiet=True)
     png_seconds = time.perf_counter() - t0
+    written = len(list(png_dir.glob("*.png")))
+    if written != n:
+        raise RuntimeError(f"{png_dir}: the PNG writer wrote {written} of {n} images")
     return images, mem_seconds, png_seconds
 
 
@@ -157,8 +158,7 @@ def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label:
         gen_u8, mem_s, png_s = time_generation(sampler, cfg.n, cfg.seed, cfg.batch_size, Path(tmp))
     row.update({f"gen_{label}_seconds": mem_s, f"gen_{label}_png_seconds": png_s,
                 "gen_images_per_second": cfg.n / mem_s, "gen_provider": sampler.provider,
-                "onnx_exported_now": exported, "onnx_sha256": (sampler.meta or {}).get("onnx_sha256")
-                or (sampler.meta or {}).get("sha256")})
+                "onnx_exported_now": exported, "onnx_sha256": sampler.meta.get("model_sha256")})
     log.info("%s: %d images in %.2f s (memory), %.2f s (PNG), %s", name, cfg.n, mem_s, png_s, sampler.provider)
 
     # Inception metrics from one feature pass.
@@ -285,7 +285,8 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
                                   f"({real.get('cone')}), originals + flips; flag < p5 of real leave-one-out NN",
                   "precision_recall": "Kynkaanniemi et al. 2019, k=3, Inception pool3 features "
                                       "(not comparable with published VGG-16 values)",
-                  "generation": "ONNX sampler, one untimed warm-up batch; PNG = same latents, PIL, one process"},
+                  "generation": "ONNX sampler, one untimed warm-up batch; PNG = the same latents through "
+                                      "export.writer.write_samples (worker processes, PNG never JPEG)"},
         inception_weights=weights_doc,
         runs={n: {"path": str(Path(r).resolve()), "train_commit": i.get("commit"), "train_hardware": i.get("hardware"),
                   "train_date": i.get("date")} for n, r, i in zip(names, cfg.runs, infos)},
