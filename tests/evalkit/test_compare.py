@@ -29,11 +29,18 @@ ALWAYS_COLS = ["model", "train_seconds", "train_seconds_per_1k_iters", "train_it
                "n_real", "samples_png", "nn_pairs_png"]
 
 
+@pytest.fixture(scope="module")
+def _shared_runs(tmp_path_factory):
+    # Shared by the tests of this module: the first compare exports the runs, later ones reuse the ONNX files.
+    root = tmp_path_factory.mktemp("compare_runs")
+    runs = [fx.write_tiny_run(root / "runs" / m, model=m, wall_seconds=w) for m, w in (("dcgan", 30.0), ("mlp", 6.0))]
+    fx.write_patterns(root / "real", 30, seed=0)
+    return runs, root / "real"
+
+
 @pytest.fixture
-def two_runs(tmp_path):
-    runs = [fx.write_tiny_run(tmp_path / "runs" / m, model=m, wall_seconds=w) for m, w in (("dcgan", 30.0), ("mlp", 6.0))]
-    real = tmp_path / "real"
-    fx.write_patterns(real, 30, seed=0)
+def two_runs(_shared_runs, tmp_path):
+    runs, real = _shared_runs
     return runs, real, tmp_path / "out"
 
 
