@@ -5,9 +5,9 @@ resolution, same number of generator iterations, same seed, same device), export
 runs `evalkit compare` on the three runs against the same real images.
 
 The pinned demo configuration (the defaults: 64 px, DEMO_ITERS generator iterations at batch
-DEMO_BATCH, N = DEMO_N, DEMO_PAIRS MS-SSIM pairs) is sized to finish in about 20 minutes on 2 idle CPU cores; everything else
-comes from each preset. `--resolution 256 --iters 16000 --n 10000 --batch-size preset` on a GPU is
-the real experiment.
+DEMO_BATCH, N = DEMO_N, DEMO_PAIRS MS-SSIM pairs) is sized to finish in about 20 minutes on 2 idle
+CPU cores; everything else comes from each preset. `--resolution 256 --iters 16000 --n 10000
+--pairs 1000 --batch-size preset` on a GPU is the real experiment.
 """
 from __future__ import annotations
 
