@@ -236,6 +236,7 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
     (table4 records its own command and the training configs there)."""
     from evalkit import metrics
 
+    started = report.provenance(["python", "-m", "evalkit", "compare", *(argv if argv is not None else [])])
     if not cfg.runs:
         raise CompareError("RUN_DIR: give at least one run folder")
     if cfg.n < 2:
@@ -274,9 +275,9 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
     weights_doc = ({"path": str(weights), "sha256": sha, "official_prefix_match": sha.startswith("6726825d"),
                     **feature_info}
                    if weights is not None else {"status": UNAVAILABLE_WEIGHTS, "detail": why})
-    prov = report.provenance(
-        ["python", "-m", "evalkit", "compare", *(argv if argv is not None else [])],
-        n_generated=cfg.n, n_real=len(real_u8), real=real_info, device=cfg.device,
+    prov = dict(
+        started,  # command, commit, hardware, date and versions as of the start of the run
+        finished=report.provenance([])["date"], n_generated=cfg.n, n_real=len(real_u8), real=real_info, device=cfg.device,
         seeds={"latents": cfg.seed, "ms_ssim_pairs": cfg.seed, "is_split_shuffle": METRIC_SEED,
                "kid_subsets": METRIC_SEED},
         protocol={"is_splits": IS_SPLITS, "kid_subset_size": real["kid_subset"], "kid_subsets": 100,
