@@ -1,8 +1,6 @@
 """Preprocessing (TF1 resize, scaling), feature extraction invariances, inputs and the feature cache."""
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -119,15 +117,23 @@ def test_real_set_features_are_cached_by_content(tmp_path, inception_weights, ma
     assert not features.features_for(tmp_path / "renamed_folder", inception_weights, device="cpu")["cache_hit"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("export.sampler") is None and
-                    importlib.util.find_spec("export.onnx_export") is None,
-                    reason="export.load_sampler is not in this checkout (helper 'export' writes it)")
-def test_onnx_generator_input_is_sampled_with_n_and_seed(tmp_path):
-    from export import load_sampler
-    onnx_files = sorted(tmp_path.glob("*.onnx"))
-    pytest.importorskip("onnxruntime")
-    if not onnx_files:
-        pytest.skip("no small exported generator available to sample from")
-    s = load_sampler(onnx_files[0], device="cpu")
-    imgs = features.load_images(onnx_files[0], n=4, seed=3)
-    np.testing.assert_array_equal(imgs, s.sample(4, seed=3))
+def test_onnx_input_is_sampled_through_export_load_sampler(tmp_path, monkeypatch):
+    # Our side of the contract: export.load_sampler(path, device).sample(n, seed, batch_size) -> uint8.
+    import export
+    calls = []
+
+    class FakeSampler:
+        def sample(self, n, seed=0, batch_size=64, labels=None):
+            calls.append((n, seed, batch_size))
+            return np.random.default_rng(seed).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+
+    def fake_load_sampler(path, device="auto"):
+        calls.append((str(path), device))
+        return FakeSampler()
+    monkeypatch.setattr(export, "load_sampler", fake_load_sampler, raising=False)
+    onnx = tmp_path / "generator.onnx"
+    onnx.write_bytes(b"onnx")
+    imgs = features.load_images(onnx, n=5, seed=3)
+    assert imgs.shape == (5, 8, 8, 3) and calls[0][0] == str(onnx) and calls[1][:2] == (5, 3)
+    with pytest.raises(features.InputError, match="sample count"):
+        features.load_images(onnx)
