@@ -137,3 +137,14 @@ def test_onnx_input_is_sampled_through_export_load_sampler(tmp_path, monkeypatch
     assert imgs.shape == (5, 8, 8, 3) and calls[0][0] == str(onnx) and calls[1][:2] == (5, 3)
     with pytest.raises(features.InputError, match="sample count"):
         features.load_images(onnx)
+
+
+@pytest.mark.gpu
+def test_cuda_features_match_cpu_with_tf32_off(inception_weights, make_images):
+    imgs = make_images(4, size=32, seed=8)
+    cpu = features.extract_features(imgs, inception_weights, device="cpu")
+    torch.backends.cudnn.allow_tf32 = True                  # the process default; extraction turns it off
+    gpu = features.extract_features(imgs, inception_weights, device="cuda")
+    assert gpu["device"].startswith("cuda") and gpu["tf32"] is False
+    assert torch.backends.cudnn.allow_tf32                  # restored afterwards
+    np.testing.assert_allclose(gpu["pool3"], cpu["pool3"], rtol=0, atol=1e-5)
