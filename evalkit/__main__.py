@@ -144,6 +144,28 @@ def _human(r: dict) -> str:
     return f"{r['metric']}: {r['value']:.6g}{pm} ({extra})"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Bare messages to whatever sys.stderr is now (not the stream at set-up time)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def _setup_logging() -> None:
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        h = _StderrHandler()
+        h.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(h)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    warnings.showwarning = lambda message, *a, **k: log.warning("warning: %s", message)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DISPATCH:
@@ -153,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"evalkit {argv[0]}: {DISPATCH[argv[0]]} is not available in this checkout ({e})", file=sys.stderr)
             return 2
         return module.main(argv[1:])
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    warnings.showwarning = lambda message, *a, **k: log.warning("warning: %s", message)
+    _setup_logging()
     cfg = config_from_args(build_parser().parse_args(argv))
     from evalkit.features import InputError
     from evalkit.inception import WeightsInvalid, WeightsUnavailable

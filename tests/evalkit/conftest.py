@@ -44,8 +44,8 @@ def write_pngs(folder: Path, images_u8: np.ndarray) -> Path:
 
 @pytest.fixture(scope="session")
 def inception_weights(tmp_path_factory) -> Path:
-    """A .pth in the official key layout: random weights, BN statistics calibrated on 16 images."""
-    calib = synthetic_images(16, size=48, seed=123, style=0.5)
+    """A .pth in the official key layout: random weights, BN statistics calibrated on 10 images."""
+    calib = synthetic_images(10, size=48, seed=123, style=0.5)
     state = inception.random_state_dict(calib, seed=0)
     path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
     torch.save(state, path)
