@@ -15,6 +15,7 @@ import math
 import multiprocessing
 import os
 import tempfile
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -245,6 +246,7 @@ class Dataset:
     summary_dict: dict = field(default_factory=dict)
     summary: str = ""
     root: Path | None = None
+    timing: dict = field(default_factory=dict)   # seconds, files_decoded, files_from_cache, decode_cpu_seconds
 
     def __len__(self) -> int:
         return len(self.images_u8)
@@ -301,9 +303,12 @@ def default_cache_dir() -> Path:
 
 
 def scan(root: Path) -> list[tuple[str, int, int]]:
-    """Every regular, non-hidden file under `root`: sorted (relative posix path, size, mtime_ns)."""
+    """Every regular file under `root`: sorted (relative posix path, size, mtime_ns).
+
+    Hidden entries (names starting with ".", such as .DS_Store or .git) are not scanned; symlinked
+    folders are followed once (a link cycle cannot loop)."""
     found = []
-    stack = [Path(root)]
+    stack, seen = [Path(root)], {os.path.realpath(root)}
     while stack:
         d = stack.pop()
         with os.scandir(d) as it:
@@ -311,7 +316,10 @@ def scan(root: Path) -> list[tuple[str, int, int]]:
                 if e.name.startswith("."):
                     continue
                 if e.is_dir(follow_symlinks=True):
-                    stack.append(Path(e.path))
+                    real = os.path.realpath(e.path)
+                    if real not in seen:
+                        seen.add(real)
+                        stack.append(Path(e.path))
                 elif e.is_file(follow_symlinks=True):
                     st = e.stat()
                     found.append((Path(e.path).relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
@@ -371,27 +379,40 @@ def _array_token(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
+def _process_timed(path: str, opts: Options) -> tuple[dict, np.ndarray | None, float]:
+    """process_file plus the CPU seconds it took in whichever process ran it."""
+    t0 = time.process_time()
+    row, arr = process_file(path, opts)
+    return row, arr, time.process_time() - t0
+
+
 def _decode_all(root: Path, todo: list[str], opts: Options, workers: int,
-                progress: bool) -> dict[str, tuple[dict, np.ndarray | None]]:
-    """Decode `todo` (relative paths) with `workers` processes; {relpath: (row, array | None)}."""
+                progress: bool) -> tuple[dict[str, tuple[dict, np.ndarray | None]], float]:
+    """Decode `todo` (relative paths) with `workers` processes: ({relpath: (row, array | None)},
+    CPU seconds summed over the processes)."""
     out: dict[str, tuple[dict, np.ndarray | None]] = {}
+    cpu = 0.0
     bar = tqdm(total=len(todo), desc="decode", unit="img", disable=not progress or not todo, leave=False)
     paths = [str(root / rel) for rel in todo]
     if workers <= 1 or len(todo) < 2:
-        for rel, p in zip(todo, paths):
-            out[rel] = process_file(p, opts)
+        results = (_process_timed(p, opts) for p in paths)
+        for rel, (row, arr, c) in zip(todo, results):
+            out[rel], cpu = (row, arr), cpu + c
             bar.update(1)
     else:
         # forkserver: workers never inherit a parent's torch/OpenMP threads (fork after threads
-        # start can deadlock); they import only numpy and Pillow.
+        # start can deadlock); the server preloads only this module (numpy, Pillow), not __main__.
         ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        if os.name == "posix":
+            ctx.set_forkserver_preload([__name__])
         chunk = max(1, min(16, len(todo) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-            for rel, res in zip(todo, ex.map(process_file, paths, [opts] * len(paths), chunksize=chunk)):
-                out[rel] = res
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as ex:
+            results = ex.map(_process_timed, paths, [opts] * len(paths), chunksize=chunk)
+            for rel, (row, arr, c) in zip(todo, results):
+                out[rel], cpu = (row, arr), cpu + c
                 bar.update(1)
     bar.close()
-    return out
+    return out, cpu
 
 
 def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit: str = "crop",
@@ -430,12 +451,13 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
     settings = _settings(int(resolution), fit, small, seed)
     opts = Options(resolution=int(resolution), fit=fit, small=small, seed=seed)
 
+    t0 = time.perf_counter()
     files = scan(root)
     store = _Cache(cache_dir or default_cache_dir(), root, settings) if cache else None
     cached, cached_arr = store.load() if store else ({}, None)
     todo = [rel for rel, size, mtime in files
             if not (rel in cached and cached[rel]["size"] == size and cached[rel]["mtime_ns"] == mtime)]
-    fresh = _decode_all(root, todo, opts, workers, progress)
+    fresh, decode_cpu = _decode_all(root, todo, opts, workers, progress)
 
     # Gather rows and arrays for every file in sorted order; unchanged files come from the cache.
     rows, arrays = [], []
@@ -450,7 +472,11 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
         arrays.append(arr)
     if store is not None and (todo or len(cached) != len(files)):
         _save_cache(store, files, rows, arrays, resolution)
-    return _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed)
+    ds = _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed)
+    ds.timing = {"seconds": round(time.perf_counter() - t0, 4), "files_decoded": len(todo),
+                 "files_from_cache": len(files) - len(todo), "decode_cpu_seconds": round(decode_cpu, 4),
+                 "workers": workers if len(todo) >= 2 else 1}
+    return ds
 
 
 def _save_cache(cache: _Cache, files, rows, arrays, resolution: int) -> None:

@@ -16,6 +16,7 @@ A minority of images carry one accent layer in vermilion, indigo or ochre.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -61,17 +62,17 @@ def demo_folder(cache_dir: Path | None = None, bad_files: bool = False, per_styl
     base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     name = DEMO_VERSION if per_style == PER_STYLE else f"{DEMO_VERSION}-n{per_style}"
     folder = base / name
-    if not (folder / ".complete").is_file():
+    if not _is_current(folder):
         _generate(folder, per_style, workers)
     if not bad_files:
         return folder
     bad = base / f"{name}-bad"
-    if not (bad / ".complete").is_file():
+    if not _is_current(bad):
         tmp = bad.with_name(f".{bad.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(folder, tmp, copy_function=_link_or_copy)
         write_bad_files(tmp)
-        (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "bad_files": True}))
+        (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "code": _code_hash(), "bad_files": True}))
         _replace_dir(tmp, bad)
     return bad
 
@@ -83,16 +84,33 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _code_hash() -> str:
+    """SHA-256 of this module's source: a set made by other code is regenerated, never reused."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _is_current(folder: Path) -> bool:
+    try:
+        return json.loads((folder / ".complete").read_text()).get("code") == _code_hash()
+    except (OSError, ValueError):
+        return False
+
+
 def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place; if another process won the race, keep theirs."""
+    """Move a finished folder into place, replacing a stale one; if another process finished a
+    current one first, keep theirs."""
     try:
         os.replace(tmp, final)
+        return
     except OSError:
-        if (final / ".complete").is_file():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
+        pass
+    if _is_current(final):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    trash = final.with_name(f".{final.name}.old{os.getpid()}")
+    os.replace(final, trash)
+    os.replace(tmp, final)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _generate(folder: Path, per_style: int, workers: int | None) -> None:
@@ -107,10 +125,13 @@ def _generate(folder: Path, per_style: int, workers: int | None) -> None:
     if workers <= 1:
         names = [_make_one(*j) for j in jobs]
     else:
+        # forkserver, preloading only this module: workers never inherit a parent's torch threads.
         ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        if os.name == "posix":
+            ctx.set_forkserver_preload([__name__])
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             names = list(ex.map(_make_one, *zip(*jobs), chunksize=4))
-    (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "files": names}))
+    (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "code": _code_hash(), "files": names}))
     _replace_dir(tmp, folder)
 
 
@@ -144,7 +165,8 @@ def _noise(h: int, w: int, cell: float, rng: np.random.Generator) -> np.ndarray:
     """Smooth value noise in about [-1, 1], features about `cell` px across; float32 (h, w)."""
     gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
     g = rng.standard_normal((gh, gw), dtype=np.float32)
-    im = Image.fromarray(g, "F").resize((w, h), Image.Resampling.BICUBIC)
+    # Bilinear is enough for pixel-scale grain; larger features need bicubic to avoid facets.
+    im = Image.fromarray(g, "F").resize((w, h), Image.Resampling.BICUBIC if cell > 3 else Image.Resampling.BILINEAR)
     return np.asarray(im) * 0.9
 
 
@@ -170,7 +192,7 @@ def pool_layer(h: int, w: int, rng: np.random.Generator, scale: float = 1.0) -> 
     m = min(lh, lw)
     yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
     cy, cx = rng.uniform(0.15, 0.85) * lh, rng.uniform(0.15, 0.85) * lw
-    r = rng.uniform(0.18, 0.5) * m * scale
+    r = rng.uniform(0.2, 0.55) * m * scale
     ang, aspect = rng.uniform(0, math.pi), rng.uniform(0.4, 1.0)
     u = ((xx - cx) * math.cos(ang) + (yy - cy) * math.sin(ang)) / r
     v = (-(xx - cx) * math.sin(ang) + (yy - cy) * math.cos(ang)) / (r * aspect)
@@ -206,9 +228,9 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
     img = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(img)
     n = 120
-    length = rng.uniform(0.5, 1.4) * m
+    length = rng.uniform(0.7, 1.6) * m
     x, y = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h
-    heading = rng.uniform(0, 2 * math.pi)
+    heading = math.atan2(h / 2 - y, w / 2 - x) + rng.normal(0, 0.7)  # across the sheet, not off it
     turn = np.cumsum(rng.normal(0, 0.04, n)) + np.linspace(0, rng.normal(0, 1.2), n)
     step = length / n
     pts = np.empty((n, 2))
@@ -218,9 +240,9 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
     tang = np.gradient(pts, axis=0)
     nrm = np.stack([-tang[:, 1], tang[:, 0]], 1) / (np.linalg.norm(tang, axis=1, keepdims=True) + 1e-6)
     s = np.linspace(0, 1, n)
-    width = rng.uniform(0.05, 0.2) * m * width_scale
+    width = rng.uniform(0.07, 0.25) * m * width_scale
     # Pressure: the brush lands (blunt start), presses, and lifts towards the end.
-    pressure = np.clip(rng.uniform(0.6, 0.9) + 0.4 * np.minimum(s / 0.1, 1) - rng.uniform(0.2, 0.7) * s ** rng.uniform(1.5, 4), 0.15, 1)
+    pressure = np.clip(rng.uniform(0.3, 0.6) + 0.4 * np.minimum(s / 0.08, 1) ** 0.5 - rng.uniform(0.2, 0.7) * s ** rng.uniform(1.5, 4), 0.15, 1)
     # Each bristle runs dry at its own point along the stroke (outer bristles first); past it,
     # ink comes off in broken streaks (dry brush), then not at all.
     dry_at = rng.uniform(0.35, 1.3)
@@ -246,47 +268,58 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
             k = j
     a = np.asarray(img.filter(ImageFilter.GaussianBlur(max(0.6, m / 600)))).astype(np.float32) / 255.0
     # Dry ink skips the valleys of the paper's texture.
-    return np.clip(a * np.clip(0.9 + 0.5 * _noise(h, w, 1.5, rng), 0, 1) ** (1 - a), 0, 1)
+    return np.clip(a * (1 - 0.5 * (1 - a) * np.clip(-_noise(h, w, 1.5, rng), 0, 1)), 0, 1)
 
 
 def splatter_layer(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Flicked droplets scattered along a direction, a few large drops and a fine mist, with
-    irregular wet outlines and darker drying rims."""
+    irregular wet outlines and slightly darker drying rims."""
     m = min(h, w)
-    img = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(img)
+    shape_im, tone_im = Image.new("L", (w, h), 0), Image.new("L", (w, h), 0)
+    ds, dt = ImageDraw.Draw(shape_im), ImageDraw.Draw(tone_im)
+
+    def drop(pts, tone: float) -> None:
+        ds.polygon(pts, fill=255)
+        dt.polygon(pts, fill=int(255 * tone))
+
+    def circle(x: float, y: float, r: float) -> list[tuple[float, float]]:
+        return [(x + r * math.cos(a), y + r * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16)]
+
     cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
     ang = rng.uniform(0, 2 * math.pi)
     ca, sa = math.cos(ang), math.sin(ang)
     spread_along, spread_across = rng.uniform(0.15, 0.5) * m, rng.uniform(0.04, 0.15) * m
-    for _ in range(int(rng.integers(30, 160))):
+    base_tone = rng.uniform(0.5, 1.0)
+    for _ in range(int(rng.integers(60, 300))):
         t, o = rng.normal(0, spread_along), rng.normal(0, spread_across)
         px, py = cx + t * ca - o * sa, cy + t * sa + o * ca
-        r = float(np.clip(rng.lognormal(math.log(0.005 * m), 0.8), 0.7, 0.04 * m))
+        r = float(np.clip(rng.lognormal(math.log(0.007 * m), 0.8), 0.7, 0.05 * m))
         e = 1 + rng.exponential(0.5)                            # elongated along the flick
         pts = [(px + r * (e * math.cos(a) * ca - math.sin(a) * sa / e ** 0.5),
-                py + r * (e * math.cos(a) * sa + math.sin(a) * ca / e ** 0.5)) for a in np.linspace(0, 2 * math.pi, 10)]
-        draw.polygon(pts, fill=int(rng.uniform(90, 255)))
+                py + r * (e * math.cos(a) * sa + math.sin(a) * ca / e ** 0.5)) for a in np.linspace(0, 2 * math.pi, 12)]
+        drop(pts, base_tone * rng.uniform(0.6, 1.0))
     for _ in range(int(rng.integers(0, 4))):                    # large drops with satellites
         px, py, r = rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h, rng.uniform(0.015, 0.05) * m
-        draw.ellipse([px - r, py - r, px + r, py + r], fill=int(rng.uniform(140, 255)))
+        drop(circle(px, py, r), rng.uniform(0.6, 1.0))
         for _ in range(int(rng.integers(3, 12))):
             a, dist, rr = rng.uniform(0, 2 * math.pi), r * rng.uniform(1.2, 3.0), r * rng.uniform(0.05, 0.25)
-            qx, qy = px + dist * math.cos(a), py + dist * math.sin(a)
-            draw.ellipse([qx - rr, qy - rr, qx + rr, qy + rr], fill=int(rng.uniform(120, 230)))
-    n_mist = int(h * w * rng.uniform(0.0003, 0.002))
+            drop(circle(px + dist * math.cos(a), py + dist * math.sin(a), max(rr, 0.7)), rng.uniform(0.5, 1.0))
+    n_mist = int(h * w * rng.uniform(0.00005, 0.0004))
     mx, my = rng.normal(cx, 0.3 * m, n_mist), rng.normal(cy, 0.3 * m, n_mist)
-    for px, py, v in zip(mx, my, rng.uniform(100, 255, n_mist)):
-        draw.point((float(px), float(py)), fill=int(v))
-    # Wet outlines: blur, warp the level with noise, re-threshold softly; pigment gathers at rims.
+    for px, py in zip(mx, my):
+        ds.point((float(px), float(py)), fill=255)
+        dt.point((float(px), float(py)), fill=int(255 * base_tone * 0.7))
+
     def blur(im: Image.Image, radius: float) -> np.ndarray:
         return np.asarray(im.filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32) / 255.0
-    soft = blur(img, max(0.8, m / 500))
-    level = soft + soft * (1 - soft) * 1.2 * _noise(h, w, max(2.0, m / 150), rng)  # noise only at edges
-    shape = np.clip((level - 0.2) / 0.15, 0, 1)
-    tone = blur(img, max(1.5, m / 200)) / (soft + 1e-3)
-    rim = np.clip(shape - blur(Image.fromarray((shape * 255).astype(np.uint8)), max(1.0, m / 400)), 0, 1)
-    return np.clip(shape * np.clip(tone, 0.35, 1.0) * 0.85 + 0.35 * rim, 0, 1)
+    # Wet outlines: blur the drop mask, warp its level with noise near the edge only, re-threshold
+    # softly; pigment gathers at the rim as a drop dries.
+    soft = blur(shape_im, max(0.8, m / 500))
+    level = soft + soft * (1 - soft) * 1.5 * _noise(h, w, max(2.0, m / 150), rng)
+    shape = np.clip((level - 0.35) / 0.2, 0, 1)
+    tone = blur(tone_im, max(1.0, m / 300)) / np.maximum(blur(shape_im, max(1.0, m / 300)), 0.05)
+    rim = np.clip(shape - blur(Image.fromarray((shape * 255).astype(np.uint8)), max(1.0, m / 300)), 0, 1)
+    return np.clip(shape * np.clip(tone, 0, 1) * 0.92 + 0.25 * rim, 0, 1)
 
 
 def paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -304,19 +337,19 @@ def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     h, w = (side_long, side_short) if rng.random() < 0.5 else (side_short, side_long)
     layers: list[tuple[np.ndarray, tuple]] = []
     if style == "pools":
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(2, 5))):
             layers.append((pool_layer(h, w, rng), INK))
         if rng.random() < 0.4:
             layers.append((stroke_layer(h, w, rng, 0.6), INK))
     elif style == "strokes":
-        if rng.random() < 0.5:
-            layers.append((pool_layer(h, w, rng, 0.6) * 0.6, INK))
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(1, 3))):
+            layers.append((pool_layer(h, w, rng) * rng.uniform(0.3, 0.8), INK))
+        for _ in range(int(rng.integers(2, 6))):
             layers.append((stroke_layer(h, w, rng), INK))
     else:
-        if rng.random() < 0.6:
-            layers.append((pool_layer(h, w, rng, 0.5), INK))
-        for _ in range(int(rng.integers(1, 3))):
+        for _ in range(int(rng.integers(1, 4))):
+            layers.append((pool_layer(h, w, rng), INK))
+        for _ in range(int(rng.integers(1, 4))):
             layers.append((splatter_layer(h, w, rng), INK))
     accent = None
     if rng.random() < ACCENT_SHARE:
@@ -325,12 +358,11 @@ def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
         maker = {"pools": pool_layer, "strokes": stroke_layer, "splatter": splatter_layer}[style]
         layers.append((maker(h, w, rng) * rng.uniform(0.6, 1.0), colour))
     out = paper(h, w, rng)
-    total = np.zeros((h, w), np.float32)
     for dens, colour in layers:
-        c = np.asarray(colour, np.float32)
-        out *= 1.0 - dens[..., None] * (1.0 - c)[None, None, :]
-        total = np.maximum(total, dens)
-    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), total, accent
+        for ch in range(3):   # transmission filter per channel, in place
+            out[..., ch] *= 1.0 - dens * (1.0 - colour[ch])
+    density = np.maximum.reduce([d for d, _ in layers])
+    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), density, accent
 
 
 def _png_header_only(width: int, height: int) -> bytes:

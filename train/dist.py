@@ -88,3 +88,23 @@ def average_buffers(module: nn.Module, info: DistInfo) -> None:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def weights_digest(modules: list[nn.Module]) -> str:
+    """SHA-256 of the parameters' bytes (identical on every rank when data parallelism is correct)."""
+    import hashlib
+    h = hashlib.sha256()
+    for m in modules:
+        for p in m.parameters():
+            h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def gather_digests(modules: list[nn.Module], info: DistInfo) -> list[str]:
+    """Every rank's weights_digest, in rank order (collective: all ranks must call it)."""
+    mine = weights_digest(modules)
+    if not info.enabled:
+        return [mine]
+    out: list = [None] * info.world_size
+    dist.all_gather_object(out, mine)
+    return out

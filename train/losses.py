@@ -99,11 +99,12 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_proj: int = 64,
         raise ValueError(f"sliced_wasserstein: point clouds must have equal shapes, got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
     gen_device = generator.device if generator is not None else a.device
-    dirs = torch.randn(a.shape[1], n_proj, generator=generator, device=gen_device, dtype=torch.float32)
+    dirs = torch.randn(n_proj, a.shape[1], generator=generator, device=gen_device, dtype=torch.float32)
     dirs = dirs.to(a.device)
-    dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    pa = torch.sort(a.float() @ dirs, dim=0).values  # (P, n_proj)
-    pb = torch.sort(b.float() @ dirs, dim=0).values
+    dirs = dirs / dirs.norm(dim=1, keepdim=True)
+    # Sort along the contiguous last axis (several times faster on CPU than along dim 0).
+    pa = torch.sort(dirs @ a.float().T, dim=1).values  # (n_proj, P)
+    pb = torch.sort(dirs @ b.float().T, dim=1).values
     return ((pa - pb) ** 2).mean()
 
 

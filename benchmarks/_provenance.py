@@ -1,0 +1,127 @@
+"""Provenance and a small writer for benchmark results: results/<name>.json and results/<name>.md.
+
+    from benchmarks._provenance import write_bench, provenance
+    json_path, md_path = write_bench("data_bench", rows, {"notes": ["..."], "speedup": 1.9})
+
+Every file records the command, git commit, hardware (CPU model, cores, GPU or "none") and date.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _gpu() -> str:
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    except Exception:  # noqa: BLE001 - no torch or a broken driver both mean "no GPU here"
+        pass
+    return "none"
+
+
+def provenance() -> dict:
+    """Command, commit (+dirty flag), hardware, date (UTC) and library versions of this run."""
+    commit = _git("rev-parse", "HEAD") or "unknown"
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = {"python": platform.python_version()}
+    for mod in ("numpy", "PIL", "torch"):
+        m = sys.modules.get(mod)
+        if m is not None:
+            versions[mod] = getattr(m, "__version__", "?")
+    return {
+        "command": " ".join(["python", *sys.argv]) if sys.argv and sys.argv[0] else "python",
+        "commit": commit + ("-dirty" if dirty else ""),
+        "hardware": {"cpu": _cpu_model(), "cores": cores, "gpu": _gpu(), "memory_gb": _memory_gb()},
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def _memory_gb() -> float | None:
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        return round(kb / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+    return "" if v is None else str(v)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows (dicts) as a Markdown table; columns in first-seen order."""
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_bench(name: str, rows: list[dict], extra: dict | None = None,
+                results_dir: Path | None = None) -> tuple[Path, Path]:
+    """Write results/<name>.json (rows + provenance + extra) and results/<name>.md.
+
+    `extra["notes"]` (a string or a list of strings) becomes the Markdown's notes section; other
+    extra keys go to the JSON and to a key/value list in the Markdown.
+    """
+    extra = dict(extra or {})
+    prov = provenance()
+    out = Path(results_dir) if results_dir is not None else RESULTS
+    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
+    _atomic_write(json_path, json.dumps({"name": name, "provenance": prov, "rows": rows, **extra}, indent=1) + "\n")
+    notes = extra.pop("notes", [])
+    notes = [notes] if isinstance(notes, str) else list(notes)
+    hw = prov["hardware"]
+    md = [f"# {name}", "",
+          f"- command: `{prov['command']}`", f"- commit: `{prov['commit']}`",
+          f"- hardware: {hw['cpu']}, {hw['cores']} cores, {hw['memory_gb']} GB RAM, GPU: {hw['gpu']}",
+          f"- date: {prov['date']}", f"- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
+          "", markdown_table(rows), ""]
+    if extra:
+        md += [f"- {k}: {_fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v)}" for k, v in extra.items()] + [""]
+    if notes:
+        md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    _atomic_write(md_path, "\n".join(md))
+    return json_path, md_path

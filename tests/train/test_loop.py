@@ -1,0 +1,180 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from train import checkpoint, config, loop
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_dataset(n: int = 24, resolution: int = 64, classes: int = 2) -> SimpleNamespace:
+    """Dark strokes on light paper, labels alternate: an in-memory stand-in for train.data.Dataset."""
+    rng = np.random.default_rng(0)
+    u8 = np.full((n, resolution, resolution, 3), 235, np.uint8)
+    for i in range(n):
+        y = int(rng.integers(0, resolution - 8))
+        u8[i, y:y + 8] = int(rng.integers(0, 60))
+    return SimpleNamespace(images_u8=u8, labels=torch.arange(n) % classes,
+                           class_names=[f"c{k}" for k in range(classes)], summary_dict={"images": n}, path="tiny")
+
+
+def cfg_for(tmp_path: Path, name: str, **kw) -> config.TrainConfig:
+    args = dict(preset="demo", out=tmp_path, name=name, batch_size=4, tick=1, quiet=True, diffaug=False,
+                n_grid=4, eval_n=8, device="cpu")
+    args.update(kw)
+    return config.resolve(args)
+
+
+def _tensors(obj, prefix=""):
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k in sorted(obj, key=str):
+            yield from _tensors(obj[k], f"{prefix}/{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _tensors(v, f"{prefix}/{i}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [dict(loss="wgan-gp", n_critic=2, ema=True),
+                                dict(loss="bce", conditional=True, ema=False)], ids=["wgan-gp-ema", "bce-cond"])
+def test_resume_is_bitwise_identical_to_a_straight_run(tmp_path, kw):
+    ds = tiny_dataset()
+    straight = loop.run(cfg_for(tmp_path, "straight", iters=4, deterministic=True, **kw), dataset=ds)
+    loop.run(cfg_for(tmp_path, "split", iters=2, deterministic=True, **kw), dataset=ds)
+    split = loop.run(cfg_for(tmp_path, "split", iters=4, deterministic=True, resume="latest", **kw), dataset=ds)
+    a = checkpoint.load_checkpoint(straight / "checkpoints" / "latest.pt")
+    b = checkpoint.load_checkpoint(split / "checkpoints" / "latest.pt")
+    assert a["iteration"] == b["iteration"] == 4
+    keys = ("generator", "critic", "generator_ema", "opt_g", "opt_d", "rng")
+    ta, tb = dict(_tensors({k: a[k] for k in keys})), dict(_tensors({k: b[k] for k in keys}))
+    assert ta.keys() == tb.keys() and len(ta) > 20
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    rows = list(csv.DictReader(open(split / "losses.csv")))
+    assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4]
+    assert json.loads((split / "run.json").read_text())["resumed_from"].endswith("latest.pt")
+
+
+def test_run_folder_holds_config_checkpoints_grids_losses_and_run_json(tmp_path):
+    cfg = cfg_for(tmp_path, "rec", iters=4, tick=1, grid_every=2, ckpt_every=1, keep=2, loss="wgan-clip",
+                  n_critic=1, ema=True)
+    run_dir = loop.run(cfg, dataset=tiny_dataset())
+    assert json.loads((run_dir / "config.json").read_text())["loss"] == "wgan-clip"
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt")) == \
+        ["iter_0000003.pt", "iter_0000004.pt", "latest.pt"]
+    assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == \
+        ["grid_0000000.png", "grid_0000002.png", "grid_0000004.png"]
+    rows = list(csv.DictReader(open(run_dir / "losses.csv")))
+    assert len(rows) == 4 and set(loop.CSV_FIELDS) == set(rows[0])
+    assert all(np.isfinite(float(r[k])) for r in rows for k in ("loss_d", "loss_g_adv", "loss_hsv", "hsv_swd_eval"))
+    assert (run_dir / "losses.png").stat().st_size > 1000
+    info = json.loads((run_dir / "run.json").read_text())
+    for key in ("preset", "model", "resolution", "loss", "iterations", "wall_seconds", "seconds_per_iter", "device",
+                "dtype", "batch_size", "n_critic", "versions", "commit", "hardware", "date", "data",
+                "hsv_swd_step0", "hsv_swd_final"):
+        assert key in info, key
+    assert info["iterations"] == 4 and info["device"] == "cpu" and info["dtype"] == "fp32"
+    state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["iteration"] == 4 and state["config"]["loss"] == "wgan-clip"
+    assert state["generator_ema"] is not None and state["model"]["resolution"] == 64
+    # Weight clipping holds on every critic parameter (not on BatchNorm running statistics).
+    clipped = [v for k, v in state["critic"].items() if "running" not in k and v.is_floating_point()]
+    assert clipped and max(float(v.abs().max()) for v in clipped) <= 0.01
+    gen, meta = checkpoint.load_generator(run_dir / "checkpoints" / "latest.pt")
+    assert meta["ema"] and gen(torch.zeros(2, 100)).shape == (2, 3, 64, 64)
+
+
+def test_conditional_grid_has_one_class_per_row(tmp_path):
+    run_dir = loop.run(cfg_for(tmp_path, "cond", iters=1, conditional=True), dataset=tiny_dataset(classes=3))
+    from PIL import Image
+    grid = Image.open(run_dir / "samples" / "grid_0000001.png")
+    assert grid.size == (8 * 66 + 2, 3 * 66 + 2)  # 8 columns of fixed noise, 3 classes, pad 2
+    assert torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["model"]["class_names"] == \
+        ["c0", "c1", "c2"]
+
+
+def test_sigint_saves_a_checkpoint_and_raises_interrupted(tmp_path):
+    cfg = cfg_for(tmp_path, "stop", iters=10_000, tick=1, ckpt_every=1000)
+    csv_path = cfg.run_dir / "losses.csv"
+
+    def interrupt():
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(loop.Interrupted) as e:
+        loop.run(cfg, dataset=tiny_dataset())
+    state = checkpoint.load_checkpoint(cfg.run_dir / "checkpoints" / "latest.pt")
+    assert 2 <= state["iteration"] == e.value.iteration < 10_000
+    assert json.loads((cfg.run_dir / "run.json").read_text())["interrupted"] is True
+
+
+def test_resume_without_a_checkpoint_names_the_field(tmp_path):
+    with pytest.raises(ValueError, match="^resume:"):
+        loop.run(cfg_for(tmp_path, "none", iters=1, resume="latest"), dataset=tiny_dataset())
+
+
+_DDP_SCRIPT = """
+import json, sys
+sys.path.insert(0, {repo!r})
+sys.path.insert(0, {here!r})
+from test_loop import tiny_dataset, cfg_for
+from train import loop
+from pathlib import Path
+loop.run(cfg_for(Path({out!r}), "ddp", iters=3, batch_size=8, loss="wgan-clip", n_critic=2), dataset=tiny_dataset())
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_keep_identical_weights(tmp_path):
+    script = tmp_path / "ddp_run.py"
+    script.write_text(_DDP_SCRIPT.format(repo=str(REPO), here=str(Path(__file__).parent), out=str(tmp_path)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+                           str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((tmp_path / "ddp" / "run.json").read_text())
+    assert info["world_size"] == 2 and info["iterations"] == 3
+    digests = info["rank_weight_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1]
+
+
+@pytest.mark.slow
+def test_shortened_demo_halves_the_hsv_swd(tmp_path):
+    """`python -m train` shortened: the demo recipe on the demo set, fewer steps and a smaller batch."""
+    from train import cli
+    out = tmp_path / "runs"
+    assert cli.main(["--out", str(out), "--iters", "40", "--batch-size", "8", "--tick", "20", "--quiet"]) == 0
+    info = json.loads((out / "demo" / "run.json").read_text())
+    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 40
+    assert info["hsv_swd_final"] <= 0.5 * info["hsv_swd_step0"], (info["hsv_swd_step0"], info["hsv_swd_final"])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("loss", ["wgan-clip", "wgan-gp"])
+def test_cuda_bf16_run_trains_and_records_its_dtype(tmp_path, loss):
+    run_dir = loop.run(cfg_for(tmp_path, f"cuda-{loss}", iters=3, device="cuda", loss=loss, batch_size=8, ema=True),
+                       dataset=tiny_dataset())
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["device"].startswith("cuda") and info["dtype"] == "bf16-autocast"
+    rows = list(csv.DictReader(open(run_dir / "losses.csv")))
+    assert all(np.isfinite(float(r[k])) for r in rows for k in ("loss_d", "loss_g", "loss_hsv"))
+    gen, _ = checkpoint.load_generator(run_dir / "checkpoints" / "latest.pt")  # loads on CPU
+    assert torch.isfinite(gen(torch.zeros(1, 100))).all()
