@@ -9,7 +9,6 @@ The input set is made once from the demo set: each image resized to a random siz
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import multiprocessing
 import os
@@ -27,7 +26,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._provenance import markdown_table, write_bench  # noqa: E402
 from train.data import load_folder  # noqa: E402
-from train.demo import default_cache_dir, demo_folder  # noqa: E402
+from train.demo import PER_STYLE, STYLES, default_cache_dir, demo_folder  # noqa: E402
 
 KINDS = ["png", "png", "jpeg", "jpeg", "jpeg", "grey", "rgba", "webp"]
 
@@ -84,12 +83,44 @@ def timed_load(folder: Path, resolution: int, workers: int, cache_dir: Path) -> 
             "images": len(ds), "files_decoded": ds.timing["files_decoded"]}
 
 
+def _spin(seconds: float) -> float:
+    t0, c0 = time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        pass
+    return time.process_time() - c0
+
+
+def cpu_share_probe(n_procs: int, seconds: float = 3.0) -> float:
+    """Cores this session actually gets with `n_procs` busy processes (CPU seconds / wall seconds).
+
+    On an idle machine this is about min(n_procs, cores); when the scheduler caps the session's
+    share of a busy machine, it stays flat as n_procs grows, and so does any parallel speedup."""
+    with multiprocessing.get_context("fork").Pool(n_procs) as pool:
+        return round(sum(pool.map(_spin, [seconds] * n_procs)) / seconds, 2)
+
+
+def demo_generation(scratch: Path, per_style: int, workers: int) -> dict:
+    """Generate a demo set from scratch: wall seconds, and CPU seconds when it runs in this process."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    demo_folder(scratch / f"demo_{per_style}_{workers}", per_style=per_style, workers=workers)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n = per_style * len(STYLES)
+    return {"case": f"demo generation, {workers} worker{'s' if workers > 1 else ''}", "workers": workers,
+            "images": n, "seconds": round(wall, 2), "images_per_s": round(n / wall, 1),
+            "decode_cpu_seconds": None, "main_cpu_seconds": round(cpu, 1) if workers == 1 else None,
+            "files_decoded": None, "reps": 1}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--n", type=int, default=1000, help="number of input images")
     p.add_argument("--resolution", type=int, default=256, help="output side in px")
     p.add_argument("--reps", type=int, default=1, help="cold-load repetitions per worker count")
     p.add_argument("--warm-reps", type=int, default=5, help="warm-load repetitions")
+    p.add_argument("--demo-per-style", type=int, default=20,
+                   help="demo images per style for the 1-process generation row (CPU seconds per image)")
+    p.add_argument("--demo-full", action="store_true",
+                   help=f"also time generating the full demo set ({PER_STYLE * len(STYLES)} images) with all cores")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     all_cores = len(os.sched_getaffinity(0))
@@ -97,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [Image.open(f).size for f in sorted(folder.rglob("img_*"))]
     scratch = Path(tempfile.mkdtemp(prefix="data_bench_"))
     load_before = os.getloadavg()
+    share_before = {1: cpu_share_probe(1), all_cores: cpu_share_probe(all_cores)}
     cold: dict[int, list[dict]] = {1: [], all_cores: []}
     try:
         for rep in range(args.reps):
@@ -105,9 +137,13 @@ def main(argv: list[str] | None = None) -> int:
                 cold[w].append(timed_load(folder, args.resolution, w, scratch / f"cold_{w}_{rep}"))
         warm = [timed_load(folder, args.resolution, all_cores, scratch / f"cold_{all_cores}_0")
                 for _ in range(args.warm_reps)]
+        demo_rows = [demo_generation(scratch, args.demo_per_style, 1)]
+        if args.demo_full:
+            demo_rows.append(demo_generation(scratch, PER_STYLE, all_cores))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     load_after = os.getloadavg()
+    share_after = {1: cpu_share_probe(1), all_cores: cpu_share_probe(all_cores)}
     rows = []
     for w, runs in cold.items():
         s = statistics.median(r["seconds"] for r in runs)
@@ -122,22 +158,37 @@ def main(argv: list[str] | None = None) -> int:
                  "decode_cpu_seconds": 0.0, "main_cpu_seconds": round(statistics.median(r["main_cpu_seconds"] for r in warm), 3),
                  "files_decoded": warm[0]["files_decoded"], "reps": len(warm)})
     speedup = rows[0]["seconds"] / rows[1]["seconds"]
+    rows += demo_rows
+    demo_cpu_per_image = demo_rows[0]["main_cpu_seconds"] / demo_rows[0]["images"]
     extra = {
         "speedup_1_to_all_cores": round(speedup, 2),
         "goal": "speedup >= 1.8 from 1 to 2 workers; warm load < 1 s",
         "warm_seconds_max": round(max(ws), 3),
+        "demo_cpu_seconds_per_image": round(demo_cpu_per_image, 3),
+        "demo_full_set_cpu_seconds_projected": round(demo_cpu_per_image * PER_STYLE * len(STYLES), 1),
         "resolution": args.resolution,
         "input": {"n": len(sizes), "max_side_px": max(max(s) for s in sizes), "min_side_px": min(min(s) for s in sizes),
                   "formats": sorted({f.suffix for f in folder.rglob("img_*")})},
         "load_average_before_after": [round(x, 2) for x in (*load_before, *load_after)],
+        "cpu_share_cores_before": {f"{k}_procs": v for k, v in share_before.items()},
+        "cpu_share_cores_after": {f"{k}_procs": v for k, v in share_after.items()},
         "notes": [
             "Shared machine: other jobs ran at the same time (1/5/15-minute load averages before and after "
             f"the run: {', '.join(f'{x:.1f}' for x in load_before)} -> {', '.join(f'{x:.1f}' for x in load_after)} "
             f"on {all_cores} cores), so wall-clock speedups understate what an idle machine gives. "
             "decode_cpu_seconds is measured inside the decoding processes (summed); with 1 worker the "
             "decoding runs in the main process, so main_cpu_seconds includes it there.",
+            f"CPU-share probe (busy-loop processes, cores obtained = CPU s / wall s): before the run 1 process "
+            f"got {share_before[1]} cores and {all_cores} processes got {share_before[all_cores]}; after: "
+            f"{share_after[1]} and {share_after[all_cores]}. When the two are about equal, the scheduler caps "
+            "this session's share of the machine and no worker count can shorten the wall time; the "
+            "1-vs-all-cores speedup measured here is then bounded by that ratio, not by the loader.",
             "Cold = first load with an empty cache folder (decode, resize, hash, cache write); the OS page "
             "cache held the input files in every case. Warm = the same call again: scan + cache read.",
+            "Demo generation: the 1-worker row runs in this process, so its CPU seconds are measured; "
+            "demo_full_set_cpu_seconds_projected = that per-image CPU time x the full set's size (an "
+            "estimate, not a timing; divide by the cores for an idle machine's wall time). The full-set row "
+            "(--demo-full) is a real wall-clock timing with all cores.",
             "No GPU rows: data loading runs on the CPU.",
         ],
     }

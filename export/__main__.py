@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -33,12 +34,12 @@ def onnx_parser() -> argparse.ArgumentParser:
                 epilog="example: python -m export onnx runs/demo --fp16")
     p.add_argument("run_dir", type=Path, help="run folder written by python -m train")
     p.add_argument("--checkpoint", type=Path, default=ExportConfig.checkpoint,
-                   help="checkpoint to export (default: RUN_DIR/checkpoints/latest.pt)")
+                   help="checkpoint to export; None: RUN_DIR/checkpoints/latest.pt")
     p.add_argument("--no-ema", dest="ema", action="store_false",
-                   help="export the raw generator weights even when the checkpoint has EMA weights")
+                   help="export the raw generator weights even when the checkpoint has EMA weights (ema=True means EMA is used)")
     p.add_argument("--fp16", action="store_true", help="also write generator_fp16.onnx (fp16 inside, fp32 I/O)")
-    p.add_argument("--opset", type=int, default=ExportConfig.opset, help="ONNX opset (default: the exporter's)")
-    p.add_argument("--out", type=Path, default=ExportConfig.out, help="output folder (default: RUN_DIR/export)")
+    p.add_argument("--opset", type=int, default=ExportConfig.opset, help="ONNX opset; None: the exporter's default")
+    p.add_argument("--out", type=Path, default=ExportConfig.out, help="output folder; None: RUN_DIR/export")
     return p
 
 
@@ -60,11 +61,11 @@ def sample_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default=SampleConfig.device,
                    help="cuda fails without a working CUDA provider; auto falls back to the CPU")
     p.add_argument("--label", type=int, default=SampleConfig.label,
-                   help="conditional models: class index of every image (default: cycle through the classes)")
+                   help="conditional models: class index of every image; None: cycle through the classes")
     p.add_argument("--torch", type=Path, default=SampleConfig.torch, metavar="RUN_DIR",
                    help="sample RUN_DIR/checkpoints/latest.pt in PyTorch instead (for comparison)")
     p.add_argument("--workers", type=_positive, default=SampleConfig.workers,
-                   help="PNG writer processes (default: min(8, CPUs))")
+                   help="PNG writer processes; None: min(8, CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -111,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
             return onnx_main(rest)
         if verb == "sample":
             return sample_main(rest)
-        from export import design  # helper "design" writes export/design.py
+        try:
+            design = importlib.import_module("export.design")  # export/design.py (design sheets)
+        except ModuleNotFoundError as e:
+            if e.name != "export.design":
+                raise
+            print("error: design: export/design.py is not part of this installation", file=sys.stderr)
+            return 2
         return design.main(rest)
     except (ValueError, FileNotFoundError, DeviceError) as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)

@@ -74,6 +74,8 @@ def _quiet_exporter():
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+            # z and labels share one Dim("batch"); the exporter notes it keeps a single name.
+            warnings.filterwarnings("ignore", message=r"# The axis name: .* will not be used", category=UserWarning)
             yield
     finally:
         for lg, level in zip(loggers, levels):

@@ -49,11 +49,16 @@ def _cuda_reason() -> str | None:
     return None
 
 
-def _session(path: Path, providers: list[str]):
+def _session(path: Path, providers: list[str], threads: int | None = None):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.log_severity_level = 3  # errors only: no provider warnings on CPU machines
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads or 0  # 0: onnxruntime's default (one per physical core)
+    so.inter_op_num_threads = 1  # the graph is a chain: no parallel branches to run
+    # Idle worker threads sleep instead of spinning: on a busy or small CPU spinning steals the cores
+    # the other threads need (measured in benchmarks/sample_bench.py, "session settings").
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), so, providers=providers)
     except Exception as e:  # truncated, not ONNX, or an unsupported graph
@@ -62,7 +67,7 @@ def _session(path: Path, providers: list[str]):
                              f"python -m export onnx RUN_DIR") from None
 
 
-def _open_session(path: Path, device: str):
+def _open_session(path: Path, device: str, threads: int | None = None):
     """Create the session on `device` and check which provider it really uses."""
     global _said_cpu_fallback
     if device not in ("auto", "cpu", "cuda"):
@@ -71,7 +76,7 @@ def _open_session(path: Path, device: str):
     if device == "cuda" and reason:
         raise DeviceError(f"device=cuda: no working CUDA execution provider ({reason}); use device='cpu' or 'auto'")
     providers = [CPU] if device == "cpu" or reason else [CUDA, CPU]
-    sess = _session(path, providers)
+    sess = _session(path, providers, threads)
     used = sess.get_providers()[0]
     if device == "cuda" and used != CUDA:
         raise DeviceError(f"device=cuda: onnxruntime could not start the CUDA provider for {path} "
@@ -130,7 +135,8 @@ class Sampler:
         """float32 (n, latent_dim) from numpy default_rng(seed).standard_normal: the same everywhere."""
         return make_latents(n, self.latent_dim, seed)
 
-    def _labels(self, n: int, labels) -> np.ndarray | None:
+    def resolve_labels(self, n: int, labels=None) -> np.ndarray | None:
+        """Labels for n images: None for unconditional models; one class, (n,) classes, or None (cycle)."""
         if self.num_classes == 0:
             if labels is not None:
                 raise ValueError(f"labels: {self.path} is unconditional; pass labels=None")
@@ -169,7 +175,7 @@ class Sampler:
             raise ValueError(f"latents: expected shape (n, {self.latent_dim}), got {latents.shape}")
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
-        y = self._labels(len(latents), labels)
+        y = self.resolve_labels(len(latents), labels)
         for i in range(0, len(latents), batch_size):
             yield self._run(latents[i:i + batch_size], None if y is None else y[i:i + batch_size])
 
@@ -186,8 +192,10 @@ class Sampler:
         return self.generate(self.latents(n, seed), labels, batch_size)
 
 
-def load_sampler(path: Path | str, device: str = "auto") -> Sampler:
+def load_sampler(path: Path | str, device: str = "auto", threads: int | None = None) -> Sampler:
     """Open an exported generator on `device` ("auto" | "cpu" | "cuda").
+
+    `threads`: onnxruntime intra-op threads on the CPU (None: one per physical core).
 
     The file is checked against its sidecar's SHA-256 (mismatch: ModelFileError); a missing sidecar
     is a warning and the metadata comes from the graph. "cuda" without a working CUDA provider
@@ -206,7 +214,7 @@ def load_sampler(path: Path | str, device: str = "auto") -> Sampler:
         if expected is not None and ckpt.sha256_file(path) != expected:
             raise ModelFileError(f"{path}: SHA-256 does not match its sidecar {sidecar.name}; the file changed "
                                  f"after export; re-export it with python -m export onnx RUN_DIR")
-    sess = _open_session(path, device)
+    sess = _open_session(path, device, threads)
     return Sampler(path, sess, _metadata(path, sess))
 
 

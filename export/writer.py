@@ -122,7 +122,7 @@ def write_samples(sampler, n: int, out: Path, seed: int = 0, fmt: str = "png", g
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     z = sampler.latents(n, seed)
-    y = sampler._labels(n, labels)
+    y = sampler.resolve_labels(n, labels)
     batches = sampler.iter_batches(z, y, batch_size)
     head: list[np.ndarray] = []  # first images, for the contact sheet
     kept: list[np.ndarray] = []  # every image, for npz

@@ -7,6 +7,7 @@ in the run-folder format of CONTRACTS.md.
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,17 +26,17 @@ def make_tiny_run(root: Path, name: str = "tiny", ema: bool = True, num_classes:
     opt_g = torch.optim.Adam(gen.parameters(), 1e-3, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(critic.parameters(), 1e-3, betas=(0.5, 0.9))
     gen_ema = copy.deepcopy(gen).eval() if ema else None
-    real = torch.rand(4, 3, 64, 64) * 2 - 1
-    y = torch.arange(4) % num_classes if num_classes else None
+    real = torch.rand(2, 3, 64, 64) * 2 - 1
+    y = torch.arange(2) % num_classes if num_classes else None
     for _ in range(steps):
         # Critic step.
-        fake = gen(torch.randn(4, 100), y).detach()
+        fake = gen(torch.randn(2, 100), y).detach()
         loss_d = critic(fake, y).mean() - critic(real, y).mean()
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
         # Generator step.
-        loss_g = -critic(gen(torch.randn(4, 100), y), y).mean()
+        loss_g = -critic(gen(torch.randn(2, 100), y), y).mean()
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
@@ -58,17 +59,23 @@ def make_tiny_run(root: Path, name: str = "tiny", ema: bool = True, num_classes:
     return run
 
 
+@pytest.fixture(scope="session")
+def _tiny_run_master(tmp_path_factory) -> Path:
+    return make_tiny_run(tmp_path_factory.mktemp("runs"), "master")
+
+
 @pytest.fixture
-def tiny_run(tmp_path: Path) -> Path:
-    """A 64 px unconditional run folder with EMA weights in its checkpoint."""
-    return make_tiny_run(tmp_path)
+def tiny_run(tmp_path: Path, _tiny_run_master: Path) -> Path:
+    """A 64 px unconditional run folder with EMA weights in its checkpoint (trained once per session,
+    copied per test)."""
+    return Path(shutil.copytree(_tiny_run_master, tmp_path / "tiny"))
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> Path:
+def exported(tmp_path_factory, _tiny_run_master: Path) -> Path:
     """A tiny run (EMA) exported once for the session, fp32 and fp16: returns the run folder."""
     from export.onnx_export import export_run
-    run = make_tiny_run(tmp_path_factory.mktemp("runs"), "exported")
+    run = Path(shutil.copytree(_tiny_run_master, tmp_path_factory.mktemp("runs") / "exported"))
     export_run(run, fp16=True)
     return run
 

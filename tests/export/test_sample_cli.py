@@ -1,0 +1,97 @@
+"""python -m export onnx|sample: files written, formats, the PyTorch path, one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from export import load_sampler
+from export.__main__ import main
+from train import checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _read_pngs(folder: Path) -> np.ndarray:
+    return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))
+                     if p.name != "grid.png"])
+
+
+def test_sample_writes_exactly_n_pngs_of_the_right_size(exported, tmp_path):
+    model = exported / "export" / "generator.onnx"
+    out = tmp_path / "s"
+    assert main(["sample", str(model), "--n", "5", "--out", str(out), "--batch-size", "2", "--seed", "9",
+                 "--grid", "--workers", "2", "--quiet"]) == 0
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == [f"{i:06d}.png" for i in range(5)] + ["grid.png"]
+    assert not list(out.glob("*.jp*g"))
+    for p in out.glob("0*.png"):
+        with Image.open(p) as im:
+            assert im.format == "PNG" and im.size == (64, 64) and im.mode == "RGB"
+    assert np.array_equal(_read_pngs(out), load_sampler(model, "cpu").sample(5, seed=9))  # lossless
+    manifest = json.loads((out / "samples.json").read_text())
+    assert manifest["n"] == 5 and manifest["seed"] == 9 and manifest["provider"] == "CPUExecutionProvider"
+
+
+def test_sample_npz_holds_one_uint8_array(exported, tmp_path):
+    model = exported / "export" / "generator.onnx"
+    assert main(["sample", str(model), "--n", "3", "--out", str(tmp_path), "--format", "npz", "--quiet"]) == 0
+    with np.load(tmp_path / "samples.npz") as f:
+        images = f["images"]
+    assert images.dtype == np.uint8 and images.shape == (3, 64, 64, 3)
+    assert np.array_equal(images, load_sampler(model, "cpu").sample(3, seed=0))
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_torch_path_agrees_with_onnx_within_one_grey_level(exported, tmp_path):
+    model = exported / "export" / "generator.onnx"
+    assert main(["sample", "--torch", str(exported), "--n", "3", "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    assert main(["sample", str(model), "--n", "3", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    a, b = _read_pngs(tmp_path / "t"), _read_pngs(tmp_path / "o")
+    assert a.shape == b.shape == (3, 64, 64, 3)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_conditional_sample_with_label(exported_cond, tmp_path):
+    model = exported_cond / "export" / "generator.onnx"
+    assert main(["sample", str(model), "--n", "2", "--out", str(tmp_path), "--label", "2", "--quiet"]) == 0
+    assert np.array_equal(_read_pngs(tmp_path), load_sampler(model, "cpu").sample(2, labels=2))
+
+
+def test_onnx_verb_no_ema_and_out(tiny_run, tmp_path, capsys):
+    out = tmp_path / "exp"
+    assert main(["onnx", str(tiny_run), "--no-ema", "--out", str(out)]) == 0
+    meta = json.loads((out / "generator.json").read_text())
+    assert meta["ema"] is False and meta["model_sha256"] == checkpoint.sha256_file(out / "generator.onnx")
+    assert not (out / "generator_fp16.onnx").exists()
+    assert capsys.readouterr().out.strip() == str(out / "generator.onnx")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["sample", "missing.onnx", "--n", "2", "--out", "x"], "missing.onnx"),
+    (["sample", "--n", "2"], "exactly one"),
+    (["sample", "m.onnx", "--n", "0"], "--n"),
+    (["sample", "m.onnx", "--format", "jpg"], "--format"),
+    (["onnx", "no_such_run"], "latest.pt"),
+    (["frobnicate"], "verb"),
+])
+def test_cli_errors_are_one_line_exit_2(argv, needle, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse errors
+        code = e.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+
+
+def test_module_entry_point_exit_code(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "export", "sample", str(tmp_path / "none.onnx"), "--out",
+                        str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2 and "none.onnx" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -1,0 +1,132 @@
+"""load_sampler: providers, determinism, agreement with PyTorch, file checks, conditional labels."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import export.sampler as sampler_mod
+from export import load_sampler
+from export.sampler import DeviceError, ModelFileError, TorchSampler
+
+
+@pytest.fixture(scope="module")
+def cpu_sampler(exported):
+    return load_sampler(exported / "export" / "generator.onnx", device="cpu")
+
+
+def test_sampler_reports_real_provider_and_metadata(cpu_sampler):
+    s = cpu_sampler
+    assert s.provider == "CPUExecutionProvider" == s.session.get_providers()[0]
+    assert (s.resolution, s.latent_dim, s.num_classes, s.class_names) == (64, 100, 0, [])
+    assert s.meta["precision"] == "fp32"
+
+
+def test_same_seed_gives_same_bytes_and_documented_latents(cpu_sampler):
+    s = cpu_sampler
+    a, b = s.sample(5, seed=3), s.sample(5, seed=3)
+    assert a.dtype == np.uint8 and a.shape == (5, 64, 64, 3)
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, s.sample(5, seed=4))
+    expected = np.random.default_rng(3).standard_normal((5, 100), dtype=np.float32)
+    assert np.array_equal(s.latents(5, seed=3), expected)
+    assert np.array_equal(s.generate(expected), a)
+
+
+def test_batch_size_does_not_change_images(cpu_sampler):
+    assert np.array_equal(cpu_sampler.sample(7, seed=1, batch_size=3), cpu_sampler.sample(7, seed=1, batch_size=64))
+
+
+def test_onnx_agrees_with_pytorch_within_one_grey_level(exported, cpu_sampler):
+    ref = TorchSampler(exported / "checkpoints" / "latest.pt", device="cpu")
+    a, b = cpu_sampler.sample(6, seed=2), ref.sample(6, seed=2)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_fp16_file_agrees_with_fp32_within_a_few_grey_levels(exported, cpu_sampler):
+    s16 = load_sampler(exported / "export" / "generator_fp16.onnx", device="cpu")
+    diff = np.abs(s16.sample(4, seed=0).astype(int) - cpu_sampler.sample(4, seed=0).astype(int))
+    assert diff.max() <= 3
+
+
+def test_auto_without_cuda_falls_back_to_cpu_and_says_so_once(exported, caplog, monkeypatch):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the fallback is not taken")
+    monkeypatch.setattr(sampler_mod, "_said_cpu_fallback", False)
+    with caplog.at_level(logging.INFO, logger="export.sampler"):
+        s1 = load_sampler(exported / "export" / "generator.onnx", device="auto")
+        load_sampler(exported / "export" / "generator.onnx", device="auto")
+    assert s1.provider == "CPUExecutionProvider"
+    assert sum("falls back" in r.message or "running on CPUExecutionProvider" in r.message
+               for r in caplog.records) == 1
+
+
+def test_cuda_without_working_provider_is_an_error(exported):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DeviceError, match="device=cuda"):
+        load_sampler(exported / "export" / "generator.onnx", device="cuda")
+
+
+@pytest.mark.gpu
+def test_cuda_sampler_runs_on_cuda_and_matches_cpu(exported, cpu_sampler):
+    import onnxruntime as ort
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip(f"this onnxruntime build ({ort.__version__}) has no CUDA provider; install onnxruntime-gpu")
+    s = load_sampler(exported / "export" / "generator.onnx", device="cuda")
+    assert s.provider == "CUDAExecutionProvider"
+    assert np.abs(s.sample(4).astype(int) - cpu_sampler.sample(4).astype(int)).max() <= 1
+
+
+def test_checksum_mismatch_is_an_error(exported, tmp_path):
+    shutil.copy(exported / "export" / "generator.json", tmp_path / "generator.json")
+    data = bytearray((exported / "export" / "generator.onnx").read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / "generator.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="SHA-256 does not match") as e:
+        load_sampler(tmp_path / "generator.onnx", device="cpu")
+    assert "generator.onnx" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "text"])
+def test_unreadable_model_is_one_line_naming_the_file(exported, tmp_path, kind):
+    bad = tmp_path / "broken.onnx"
+    src = (exported / "export" / "generator.onnx").read_bytes()
+    bad.write_bytes(src[: len(src) // 3] if kind == "truncated" else b"this is not a model\n")
+    with pytest.raises(ModelFileError) as e:
+        load_sampler(bad, device="cpu")
+    assert str(bad) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load_sampler(tmp_path / "nothing.onnx")
+
+
+def test_missing_sidecar_warns_and_reads_graph_metadata(exported, tmp_path, caplog, cpu_sampler):
+    shutil.copy(exported / "export" / "generator.onnx", tmp_path / "g.onnx")
+    with caplog.at_level(logging.WARNING, logger="export.sampler"):
+        s = load_sampler(tmp_path / "g.onnx", device="cpu")
+    assert any("no sidecar" in r.message for r in caplog.records)
+    assert (s.resolution, s.latent_dim, s.num_classes) == (64, 100, 0)
+    assert np.array_equal(s.sample(2, seed=5), cpu_sampler.sample(2, seed=5))
+
+
+def test_conditional_sampler_uses_labels(exported_cond, tmp_path):
+    path = exported_cond / "export" / "generator.onnx"
+    s = load_sampler(path, device="cpu")
+    assert s.num_classes == 3 and s.class_names == ["bamboo", "lotus", "plum"]
+    z = np.repeat(s.latents(1, seed=0), 3, axis=0)
+    imgs = s.generate(z, labels=[0, 1, 2])
+    assert not np.array_equal(imgs[0], imgs[1]) and not np.array_equal(imgs[1], imgs[2])
+    assert np.array_equal(s.sample(3, seed=0), s.generate(s.latents(3, 0), labels=[0, 1, 2]))  # default cycle
+    with pytest.raises(ValueError, match="labels"):
+        s.sample(2, labels=[0, 3])
+    # Without a sidecar the class count comes from the graph's metadata.
+    shutil.copy(path, tmp_path / "c.onnx")
+    assert load_sampler(tmp_path / "c.onnx", device="cpu").num_classes == 3
+    assert json.loads(path.with_suffix(".json").read_text())["inputs"][1]["dtype"] == "int64"
