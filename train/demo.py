@@ -376,7 +376,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 def write_bad_files(folder: Path) -> list[str]:
     """Add one file of each kind the loader must report: returns their relative paths."""
     folder = Path(folder)
-    src = sorted(folder.glob(f"{STYLES[0]}/*.png"))[0]
+    src = sorted(p for s in STYLES for p in (folder / s).iterdir() if p.suffix in (".png", ".jpg"))[0]
     data = src.read_bytes()
     bad = {
         f"{STYLES[0]}/empty.png": b"",
