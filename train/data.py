@@ -39,6 +39,7 @@ FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
 MIN_SIDE = 16            # px: smaller files are icons or thumbnails, not patterns
 PAPER_WHITE = (255, 255, 255)
 DECODE_VERSION = 1       # bump when decoding changes, to invalidate caches
+MIN_FILES_FOR_POOL = 8   # fewer files to decode: in this process (starting workers costs more)
 
 
 @dataclass(frozen=True)
@@ -394,7 +395,7 @@ def _decode_all(root: Path, todo: list[str], opts: Options, workers: int,
     cpu = 0.0
     bar = tqdm(total=len(todo), desc="decode", unit="img", disable=not progress or not todo, leave=False)
     paths = [str(root / rel) for rel in todo]
-    if workers <= 1 or len(todo) < 2:
+    if workers <= 1 or len(todo) < MIN_FILES_FOR_POOL:
         results = (_process_timed(p, opts) for p in paths)
         for rel, (row, arr, c) in zip(todo, results):
             out[rel], cpu = (row, arr), cpu + c
@@ -475,7 +476,7 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
     ds = _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed)
     ds.timing = {"seconds": round(time.perf_counter() - t0, 4), "files_decoded": len(todo),
                  "files_from_cache": len(files) - len(todo), "decode_cpu_seconds": round(decode_cpu, 4),
-                 "workers": workers if len(todo) >= 2 else 1}
+                 "workers": workers if len(todo) >= MIN_FILES_FOR_POOL else 1}
     return ds
 
 

@@ -248,7 +248,7 @@ def stroke_layer(h: int, w: int, rng: np.random.Generator, width_scale: float = 
     dry_at = rng.uniform(0.35, 1.3)
     bristle_w = max(1, int(round(width / 16)))
     n_bristles = int(np.clip(3.0 * width / bristle_w, 16, 120))
-    tone = rng.uniform(0.75, 1.0)
+    tone = rng.uniform(0.75, 1.0) if rng.random() < 0.7 else rng.uniform(0.3, 0.6)  # loaded or diluted ink
     for _ in range(n_bristles):
         off = rng.uniform(-0.5, 0.5)
         s_k = dry_at + rng.normal(0, 0.15) - 0.5 * abs(off)
@@ -376,7 +376,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 def write_bad_files(folder: Path) -> list[str]:
     """Add one file of each kind the loader must report: returns their relative paths."""
     folder = Path(folder)
-    src = sorted(folder.glob(f"{STYLES[0]}/*.png"))[0]
+    src = sorted(p for s in STYLES for p in (folder / s).iterdir() if p.suffix in (".png", ".jpg"))[0]
     data = src.read_bytes()
     bad = {
         f"{STYLES[0]}/empty.png": b"",

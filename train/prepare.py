@@ -48,12 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = PrepareConfig
     p = argparse.ArgumentParser(
         prog="python -m train prepare", formatter_class=_HelpFormatter,
-        description="Normalise a messy folder of patterns exactly as training will see it: square sRGB "
+        description="Normalise a messy folder of patterns exactly as training will see it: square sRGB\n"
                     "images, a report of every file (converted, skipped and why), a contact sheet.",
         epilog="example: python -m train prepare --data ~/patterns --out runs/prepared --resolution 256 "
                "--amplify-to 821")
     p.add_argument("--data", type=Path, default=d.data, help="folder of images; omitted: the built-in demo set")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=Path, required=True, default=argparse.SUPPRESS, help="output folder (required)")
     p.add_argument("--resolution", type=int, default=d.resolution, help="side of the square images in px")
     p.add_argument("--amplify-to", type=int, default=d.amplify_to,
                    help="add seeded flip/brightness/contrast copies until there are this many images")
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--small", choices=data.SMALLS, default=d.small, help="images smaller than --resolution")
     p.add_argument("--labels", action="store_true", help="class labels from first-level subfolder names")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of amplification and random crops")
-    p.add_argument("--workers", type=int, default=d.workers, help="decode processes (default: all cores)")
+    p.add_argument("--workers", type=int, default=d.workers, help="decode processes; None: all cores")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,0 +1,433 @@
+"""The FID Inception-v3 (TensorFlow "inception-2015-12-05" graph) and its weights file.
+
+The network is our own implementation of the graph as pytorch-fid and torch-fidelity rebuild it
+(BN eps 1e-3, average pooling in the A/C/E blocks without counting padded zeros, max pooling in
+the last block, a 1008-way fc). It loads a state dict in the key layout of
+`weights-inception-2015-12-05-6726825d.pth` (torch-fidelity) and `pt_inception-2015-12-05-6726825d.pth`
+(pytorch-fid): the two files hold the same keys.
+
+Weights are found in this order: an explicit path, `$EVALKIT_INCEPTION_WEIGHTS`, the torch hub
+cache (`$TORCH_HOME/hub/checkpoints/` under either official name), then a download from the
+official URL. Every result records the file's SHA-256.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+FILE_NAMES = (
+    "weights-inception-2015-12-05-6726825d.pth",
+    "pt_inception-2015-12-05-6726825d.pth",
+)
+URLS = {
+    FILE_NAMES[0]: "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + FILE_NAMES[0],
+    FILE_NAMES[1]: "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FILE_NAMES[1],
+}
+DOWNLOAD_NAME = FILE_NAMES[0]
+OFFICIAL_HASH_PREFIX = "6726825d"
+ENV_WEIGHTS = "EVALKIT_INCEPTION_WEIGHTS"
+N_TENSORS = 566
+N_VALUES = 23_885_486
+
+
+class WeightsUnavailable(FileNotFoundError):
+    """No Inception weights file could be found or downloaded."""
+
+
+class WeightsInvalid(ValueError):
+    """A weights file that is not the FID Inception state dict."""
+
+
+class BasicConv2d(nn.Module):
+    """Conv (no bias) -> BatchNorm (eps 1e-3, as in the TF graph) -> ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, **kwargs):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, bias=False, **kwargs)
+        self.bn = nn.BatchNorm2d(c_out, eps=0.001)
+
+    def forward(self, x):
+        return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+def _avg_pool_tf(x):
+    # TF's 3x3 average pool ignores the padded zeros.
+    return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+
+
+class InceptionA(nn.Module):
+    def __init__(self, c_in: int, pool_features: int):
+        super().__init__()
+        self.branch1x1 = BasicConv2d(c_in, 64, kernel_size=1)
+        self.branch5x5_1 = BasicConv2d(c_in, 48, kernel_size=1)
+        self.branch5x5_2 = BasicConv2d(48, 64, kernel_size=5, padding=2)
+        self.branch3x3dbl_1 = BasicConv2d(c_in, 64, kernel_size=1)
+        self.branch3x3dbl_2 = BasicConv2d(64, 96, kernel_size=3, padding=1)
+        self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, padding=1)
+        self.branch_pool = BasicConv2d(c_in, pool_features, kernel_size=1)
+
+    def forward(self, x):
+        b1 = self.branch1x1(x)
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        bp = self.branch_pool(_avg_pool_tf(x))
+        return torch.cat([b1, b5, b3, bp], 1)
+
+
+class InceptionB(nn.Module):
+    def __init__(self, c_in: int):
+        super().__init__()
+        self.branch3x3 = BasicConv2d(c_in, 384, kernel_size=3, stride=2)
+        self.branch3x3dbl_1 = BasicConv2d(c_in, 64, kernel_size=1)
+        self.branch3x3dbl_2 = BasicConv2d(64, 96, kernel_size=3, padding=1)
+        self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, stride=2)
+
+    def forward(self, x):
+        b3 = self.branch3x3(x)
+        bd = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        bp = F.max_pool2d(x, kernel_size=3, stride=2)
+        return torch.cat([b3, bd, bp], 1)
+
+
+class InceptionC(nn.Module):
+    def __init__(self, c_in: int, channels_7x7: int):
+        super().__init__()
+        c7 = channels_7x7
+        self.branch1x1 = BasicConv2d(c_in, 192, kernel_size=1)
+        self.branch7x7_1 = BasicConv2d(c_in, c7, kernel_size=1)
+        self.branch7x7_2 = BasicConv2d(c7, c7, kernel_size=(1, 7), padding=(0, 3))
+        self.branch7x7_3 = BasicConv2d(c7, 192, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7dbl_1 = BasicConv2d(c_in, c7, kernel_size=1)
+        self.branch7x7dbl_2 = BasicConv2d(c7, c7, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7dbl_3 = BasicConv2d(c7, c7, kernel_size=(1, 7), padding=(0, 3))
+        self.branch7x7dbl_4 = BasicConv2d(c7, c7, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7dbl_5 = BasicConv2d(c7, 192, kernel_size=(1, 7), padding=(0, 3))
+        self.branch_pool = BasicConv2d(c_in, 192, kernel_size=1)
+
+    def forward(self, x):
+        b1 = self.branch1x1(x)
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        bd = self.branch7x7dbl_1(x)
+        for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+            bd = layer(bd)
+        bp = self.branch_pool(_avg_pool_tf(x))
+        return torch.cat([b1, b7, bd, bp], 1)
+
+
+class InceptionD(nn.Module):
+    def __init__(self, c_in: int):
+        super().__init__()
+        self.branch3x3_1 = BasicConv2d(c_in, 192, kernel_size=1)
+        self.branch3x3_2 = BasicConv2d(192, 320, kernel_size=3, stride=2)
+        self.branch7x7x3_1 = BasicConv2d(c_in, 192, kernel_size=1)
+        self.branch7x7x3_2 = BasicConv2d(192, 192, kernel_size=(1, 7), padding=(0, 3))
+        self.branch7x7x3_3 = BasicConv2d(192, 192, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7x3_4 = BasicConv2d(192, 192, kernel_size=3, stride=2)
+
+    def forward(self, x):
+        b3 = self.branch3x3_2(self.branch3x3_1(x))
+        b7 = self.branch7x7x3_1(x)
+        for layer in (self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4):
+            b7 = layer(b7)
+        bp = F.max_pool2d(x, kernel_size=3, stride=2)
+        return torch.cat([b3, b7, bp], 1)
+
+
+class InceptionE(nn.Module):
+    """Mixed_7b (average pool, as TF) or Mixed_7c (max pool: the TF graph's quirk)."""
+
+    def __init__(self, c_in: int, max_pool: bool):
+        super().__init__()
+        self.max_pool = max_pool
+        self.branch1x1 = BasicConv2d(c_in, 320, kernel_size=1)
+        self.branch3x3_1 = BasicConv2d(c_in, 384, kernel_size=1)
+        self.branch3x3_2a = BasicConv2d(384, 384, kernel_size=(1, 3), padding=(0, 1))
+        self.branch3x3_2b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
+        self.branch3x3dbl_1 = BasicConv2d(c_in, 448, kernel_size=1)
+        self.branch3x3dbl_2 = BasicConv2d(448, 384, kernel_size=3, padding=1)
+        self.branch3x3dbl_3a = BasicConv2d(384, 384, kernel_size=(1, 3), padding=(0, 1))
+        self.branch3x3dbl_3b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
+        self.branch_pool = BasicConv2d(c_in, 192, kernel_size=1)
+
+    def forward(self, x):
+        b1 = self.branch1x1(x)
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
+        if self.max_pool:
+            bp = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+        else:
+            bp = _avg_pool_tf(x)
+        bp = self.branch_pool(bp)
+        return torch.cat([b1, b3, bd, bp], 1)
+
+
+class FIDInception(nn.Module):
+    """Inception-v3 of the FID graph. Input: float (N, 3, 299, 299) already scaled to (x-128)/128.
+
+    forward(x) -> (pool3 (N, 2048), logits_unbiased (N, 1008) = pool3 @ fc.weight.T, no bias).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
+        self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
+        self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
+        self.MaxPool_1 = nn.MaxPool2d(kernel_size=3, stride=2)
+        self.Conv2d_3b_1x1 = BasicConv2d(64, 80, kernel_size=1)
+        self.Conv2d_4a_3x3 = BasicConv2d(80, 192, kernel_size=3)
+        self.MaxPool_2 = nn.MaxPool2d(kernel_size=3, stride=2)
+        self.Mixed_5b = InceptionA(192, pool_features=32)
+        self.Mixed_5c = InceptionA(256, pool_features=64)
+        self.Mixed_5d = InceptionA(288, pool_features=64)
+        self.Mixed_6a = InceptionB(288)
+        self.Mixed_6b = InceptionC(768, channels_7x7=128)
+        self.Mixed_6c = InceptionC(768, channels_7x7=160)
+        self.Mixed_6d = InceptionC(768, channels_7x7=160)
+        self.Mixed_6e = InceptionC(768, channels_7x7=192)
+        self.Mixed_7a = InceptionD(768)
+        self.Mixed_7b = InceptionE(1280, max_pool=False)
+        self.Mixed_7c = InceptionE(2048, max_pool=True)
+        self.AvgPool = nn.AdaptiveAvgPool2d(output_size=(1, 1))
+        self.fc = nn.Linear(2048, 1008)
+
+    def forward(self, x):
+        x = self.Conv2d_1a_3x3(x)   # (N, 32, 149, 149)
+        x = self.Conv2d_2a_3x3(x)   # (N, 32, 147, 147)
+        x = self.Conv2d_2b_3x3(x)   # (N, 64, 147, 147)
+        x = self.MaxPool_1(x)       # (N, 64, 73, 73)
+        x = self.Conv2d_3b_1x1(x)   # (N, 80, 73, 73)
+        x = self.Conv2d_4a_3x3(x)   # (N, 192, 71, 71)
+        x = self.MaxPool_2(x)       # (N, 192, 35, 35)
+        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b,
+                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
+                      self.Mixed_7c):
+            x = block(x)            # ... (N, 2048, 8, 8)
+        pool3 = torch.flatten(self.AvgPool(x), 1)   # (N, 2048)
+        logits = pool3.mm(self.fc.weight.T)         # (N, 1008), logits_unbiased
+        return pool3, logits
+
+
+def expected_layout() -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the official state dict (566 tensors incl. BN num_batches_tracked)."""
+    return {k: tuple(v.shape) for k, v in FIDInception().state_dict().items()}
+
+
+def check_state_dict(state: object, path: Path) -> None:
+    """Raise WeightsInvalid (naming the file and the fix) unless `state` has the official layout."""
+    fix = f"delete it and fetch {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}"
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsInvalid(f"{path}: not a state dict of tensors; {fix}")
+    n_values = sum(v.numel() for v in state.values())
+    if len(state) != N_TENSORS or n_values != N_VALUES:
+        raise WeightsInvalid(f"{path}: {len(state)} tensors / {n_values:,} values, expected {N_TENSORS} / "
+                             f"{N_VALUES:,} (the FID Inception-v3); {fix}")
+    layout = expected_layout()
+    missing = sorted(set(layout) - set(state))
+    if missing:
+        raise WeightsInvalid(f"{path}: key layout differs from the FID Inception (missing {missing[0]!r} "
+                             f"and {len(missing) - 1} more); {fix}")
+    for k, shape in layout.items():
+        if tuple(state[k].shape) != shape:
+            raise WeightsInvalid(f"{path}: {k} has shape {tuple(state[k].shape)}, expected {shape}; {fix}")
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("INKWASH_CACHE", Path.home() / ".cache" / "inkwash-gan")) / "evalkit"
+
+
+def sha256_cached(path: Path) -> str:
+    """Full SHA-256 of a file, computed once and remembered by (path, size, mtime)."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    index_path = _cache_dir() / "sha256.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    if key in index:
+        return index[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    index[key] = h.hexdigest()
+    try:
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".sha256.", dir=index_path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(index, f, indent=0)
+        os.replace(tmp, index_path)
+    except OSError as e:  # a read-only cache only costs a re-hash next time
+        log.warning("could not cache the SHA-256 of %s (%s)", path, e)
+    return index[key]
+
+
+def hub_checkpoint_dir() -> Path:
+    """`$TORCH_HOME/hub/checkpoints` (torch hub's cache; TORCH_HOME defaults to ~/.cache/torch)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _download(url: str, dst: Path) -> None:
+    torch.hub.download_url_to_file(url, str(dst), progress=True)
+
+
+def _unavailable_message(tried: list[str]) -> str:
+    where = hub_checkpoint_dir() / DOWNLOAD_NAME
+    return (f"Inception weights not found and not downloadable ({'; '.join(tried)}). Download "
+            f"{URLS[DOWNLOAD_NAME]} and put {DOWNLOAD_NAME} at {where}, or pass --inception-weights PATH "
+            f"or set {ENV_WEIGHTS}=PATH")
+
+
+def locate_weights(path: Path | str | None = None, download: bool = True) -> Path:
+    """The weights file, in the resolution order of the module docstring."""
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise WeightsUnavailable(f"{p}: no such Inception weights file (--inception-weights); "
+                                     f"get {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}")
+        return p
+    env = os.environ.get(ENV_WEIGHTS)
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise WeightsUnavailable(f"{p}: no such file (from ${ENV_WEIGHTS}); "
+                                     f"get {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}")
+        return p
+    for name in FILE_NAMES:
+        p = hub_checkpoint_dir() / name
+        if p.is_file():
+            return p
+    if not download:
+        raise WeightsUnavailable(_unavailable_message(["downloads disabled"]))
+    dst = hub_checkpoint_dir() / DOWNLOAD_NAME
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s -> %s", URLS[DOWNLOAD_NAME], dst)
+    try:
+        _download(URLS[DOWNLOAD_NAME], dst)
+    except Exception as e:  # offline, proxy, HTTP error: all end in the same instruction
+        raise WeightsUnavailable(_unavailable_message([f"download failed: {type(e).__name__}: {e}"])) from e
+    return dst
+
+
+def resolve_weights(path: Path | str | None = None, download: bool = True) -> tuple[Path, str]:
+    """Find, structure-check and hash the weights. Returns (path, sha256 hex).
+
+    Raises WeightsUnavailable (no file, offline) or WeightsInvalid (wrong structure).
+    A hash not starting with 6726825d is used with a warning (unverified)."""
+    p = locate_weights(path, download=download)
+    load_state(p)  # the structure check
+    digest = sha256_cached(p)
+    if not digest.startswith(OFFICIAL_HASH_PREFIX):
+        warnings.warn(f"{p}: SHA-256 {digest[:16]}... does not start with {OFFICIAL_HASH_PREFIX} (the official "
+                      f"file's); results are marked unverified", stacklevel=2)
+    return p, digest
+
+
+def weights_verified(sha256: str) -> bool:
+    """True when the hash starts with the official files' 6726825d."""
+    return sha256.startswith(OFFICIAL_HASH_PREFIX)
+
+
+_STATE_CACHE: dict[tuple, dict] = {}
+
+
+def load_state(path: Path) -> dict:
+    """Load and structure-check a weights file (memoised per path/size/mtime)."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _STATE_CACHE:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise WeightsInvalid(f"{path}: not a readable torch file ({type(e).__name__}: {e}); delete it and "
+                                 f"fetch {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}") from e
+        check_state_dict(state, path)
+        _STATE_CACHE.clear()
+        _STATE_CACHE[key] = state
+    return _STATE_CACHE[key]
+
+
+def load_inception(path: Path, device: str | torch.device = "cpu") -> FIDInception:
+    """FIDInception with the weights of `path`, fp32, eval mode, no grad, on `device`."""
+    net = FIDInception()
+    net.load_state_dict(load_state(path))
+    net.requires_grad_(False)
+    return net.eval().to(device=device, dtype=torch.float32)
+
+
+def random_state_dict(calibration_u8, seed: int = 0, logit_std: float = 3.0) -> dict[str, torch.Tensor]:
+    """A random-weight state dict in the official layout, for tests and speed benchmarks only.
+
+    Plain random initialisation makes pool3 vanish (~1e-8), so every metric would be trivially 1 or 0.
+    The BatchNorm running statistics are therefore calibrated on `calibration_u8` (uint8 (N, H, W, 3),
+    N >= 2): one pass in train mode with a cumulative average, so each layer sees normalised inputs and
+    the features are O(1). BN scales U(0.5, 1) and shifts N(1, 0.3) keep most units active: with zero-mean
+    shifts a random ReLU net sits near the edge of chaos and amplifies fp32 rounding ~100x (pool3 moves by
+    ~3e-5 between two equivalent fp32 evaluation orders), far more than trained weights do (~1e-6).
+    The fc weight is scaled so the logits have std `logit_std` on that batch."""
+    from evalkit.features import preprocess  # features imports this module
+
+    torch.manual_seed(seed)
+    net = FIDInception()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = None  # cumulative average: after one pass, the batch's statistics
+            nn.init.uniform_(m.weight, 0.5, 1.0)
+            nn.init.normal_(m.bias, 1.0, 0.3)
+    x = preprocess(torch.as_tensor(calibration_u8)).contiguous()
+    net.train()
+    with torch.no_grad():
+        pool3, _ = net(x)
+        nn.init.normal_(net.fc.weight)
+        nn.init.normal_(net.fc.bias)
+        logits = pool3.mm(net.fc.weight.T)
+        net.fc.weight.mul_(logit_std / logits.std())
+    net.eval()
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+class _FoldedConv2d(nn.Module):
+    """BasicConv2d with its eval-mode BatchNorm folded into the conv (one op instead of three)."""
+
+    def __init__(self, block: BasicConv2d):
+        super().__init__()
+        c, bn = block.conv, block.bn
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)   # float64 fold
+        self.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, bias=True,
+                              device=c.weight.device)
+        with torch.no_grad():
+            self.conv.weight.copy_((c.weight.double() * scale.view(-1, 1, 1, 1)).float())
+            self.conv.bias.copy_((bn.bias.double() - bn.running_mean.double() * scale).float())
+
+    def forward(self, x):
+        return F.relu(self.conv(x), inplace=True)
+
+
+def fuse_for_inference(net: FIDInception) -> FIDInception:
+    """Fold every BatchNorm into its conv and switch to channels-last: the fast CPU/GPU form.
+
+    Same function up to float rounding (pool3 within ~1e-6 relative of the unfused network)."""
+    def fold(module: nn.Module):
+        for name, child in list(module.named_children()):
+            if isinstance(child, BasicConv2d):
+                setattr(module, name, _FoldedConv2d(child))
+            else:
+                fold(child)
+    fold(net)
+    net.requires_grad_(False)
+    return net.eval().to(memory_format=torch.channels_last)

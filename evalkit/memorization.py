@@ -1,0 +1,196 @@
+"""Memorisation check: each generated image's nearest real image, and whether it is suspiciously close.
+
+A GAN trained on a few hundred images can copy them. For every generated image we find the nearest
+real image, in two spaces:
+
+- `hsv64`: 64 px images mapped to the paper's HSV cone (x = C cos H, y = C sin H, z = 1 - V with
+  r = h = 1), distance = root mean square over pixels of the per-pixel Euclidean cone distance.
+  Always computed. The real side is each original together with its horizontal, vertical and
+  double flips, because training amplifies with flips: a memorised flipped copy is still a copy.
+- `incv3`: Euclidean distance between Inception-v3 pool3 features, when features are given
+  (originals only; flips would need four feature passes).
+
+The real set is the unamplified originals, de-duplicated (an exact copy or a flipped copy of another
+original is dropped), since duplicates would make real-to-real distances zero. The threshold is the
+5th percentile of the real set's leave-one-out nearest-neighbour distances (an original's flips are
+left out with it); a generated image closer than that to some real image is flagged.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import torch
+from PIL import Image
+
+from train.images import grid
+
+log = logging.getLogger(__name__)
+
+PIXEL_SIZE = 64
+PERCENTILE = 5.0
+FLIPS = ("none", "h", "v", "hv")
+
+
+def _flip(images: np.ndarray, kind: str) -> np.ndarray:
+    """Flip NHWC images: 'h' mirrors left-right, 'v' top-bottom."""
+    if kind == "h":
+        return images[:, :, ::-1]
+    if kind == "v":
+        return images[:, ::-1]
+    if kind == "hv":
+        return images[:, ::-1, ::-1]
+    return images
+
+
+def _cone_numpy(rgb01: np.ndarray) -> np.ndarray:
+    """Local numpy HSV-cone map (r = h = 1): (..., 3) RGB in [0, 1] -> (..., 3) cone points.
+
+    Opponent-axis hue (alpha = R - (G+B)/2, beta = sqrt(3)/2 (G - B)); chroma C = max - min
+    weights the hue vector, so greys sit on the axis with no hue noise; z = 1 - V.
+    """
+    r, g, b = rgb01[..., 0], rgb01[..., 1], rgb01[..., 2]
+    v = rgb01.max(-1)
+    c = v - rgb01.min(-1)
+    alpha = r - 0.5 * (g + b)
+    beta = (np.sqrt(3.0) / 2.0) * (g - b)
+    norm = np.sqrt(alpha * alpha + beta * beta)
+    scale = np.divide(c, norm, out=np.zeros_like(c), where=norm > 1e-12)
+    return np.stack([scale * alpha, scale * beta, 1.0 - v], axis=-1)
+
+
+def _cone_mapping():
+    """train.losses.hsv_cone when the training package has it (same definition as the loss), else ours."""
+    try:
+        from train.losses import hsv_cone
+    except ImportError:
+        return "evalkit.memorization._cone_numpy (train.losses.hsv_cone not available)", _cone_numpy
+
+    def via_train(rgb01: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(rgb01.transpose(0, 3, 1, 2)))  # (N, 3, H, W)
+        with torch.no_grad():
+            out = hsv_cone(x)
+        return out.numpy().transpose(0, 2, 3, 1)
+    return "train.losses.hsv_cone", via_train
+
+
+def resize_u8(images_u8: np.ndarray, size: int = PIXEL_SIZE) -> np.ndarray:
+    """NHWC uint8 -> (N, size, size, 3) uint8; box filter when shrinking, bicubic when enlarging."""
+    if images_u8.shape[1] == size and images_u8.shape[2] == size:
+        return images_u8
+    method = Image.BOX if images_u8.shape[1] > size else Image.BICUBIC
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), method)) for im in images_u8])
+
+
+def cone_vectors(images_u8: np.ndarray, size: int = PIXEL_SIZE) -> tuple[np.ndarray, str]:
+    """Images -> flattened 64 px cone points (N, size*size*3) float32, and the mapping's name."""
+    name, fn = _cone_mapping()
+    small = resize_u8(images_u8, size).astype(np.float32) / 255.0
+    out = np.concatenate([fn(small[i:i + 512]) for i in range(0, len(small), 512)])
+    return out.reshape(len(images_u8), -1).astype(np.float32), name
+
+
+def dedupe(images_u8: np.ndarray) -> np.ndarray:
+    """Indices of the images to keep: the first of each group of exact or flipped copies."""
+    seen: set[str] = set()
+    keep = []
+    for i, im in enumerate(images_u8):
+        key = min(hashlib.sha1(np.ascontiguousarray(_flip(im[None], f)[0]).tobytes()).hexdigest() for f in FLIPS)
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return np.asarray(keep, np.int64)
+
+
+def _sq_dists(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Squared Euclidean distances (len(a), len(b)) in float64."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    bb = (b * b).sum(1)
+    out = np.empty((len(a), len(b)))
+    for i in range(0, len(a), chunk):
+        x = a[i:i + chunk]
+        out[i:i + chunk] = np.maximum((x * x).sum(1)[:, None] - 2.0 * x @ b.T + bb[None, :], 0.0)
+    return out
+
+
+def nn_search(gen: np.ndarray, real_variants: np.ndarray, owner: np.ndarray, scale: float = 1.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest real variant of each generated vector and the leave-one-out NN of each real original.
+
+    Args:
+        gen: (N, D) generated vectors.
+        real_variants: (V, D) real vectors; row v belongs to original owner[v] (flips share an owner).
+        owner: (V,) original index of each variant; variants with owner == variant index order are
+            the originals themselves (owner[:M] == arange(M)).
+        scale: distances are divided by this (sqrt of the pixel count gives an RMS per pixel).
+    Returns:
+        gen_dist (N,), gen_variant (N,) index into real_variants, real_loo (M,).
+    """
+    d_gen = _sq_dists(gen, real_variants)
+    gen_variant = d_gen.argmin(1)
+    gen_dist = np.sqrt(d_gen[np.arange(len(gen)), gen_variant]) / scale
+    m = int(owner.max()) + 1
+    d_real = _sq_dists(real_variants[:m], real_variants)
+    d_real[owner[None, :] == np.arange(m)[:, None]] = np.inf  # leave the original and its flips out
+    real_loo = np.sqrt(d_real.min(1)) / scale
+    return gen_dist, gen_variant, real_loo
+
+
+def _summary(gen_dist: np.ndarray, real_loo: np.ndarray, percentile: float) -> dict:
+    finite = real_loo[np.isfinite(real_loo)]
+    if len(finite) == 0:
+        raise ValueError("memorisation needs at least 2 distinct real images")
+    threshold = float(np.percentile(finite, percentile))
+    flagged = gen_dist < threshold
+    return {"threshold": threshold, "flagged_share": float(flagged.mean()), "flagged": flagged,
+            "nn_median": float(np.median(gen_dist)), "real_loo_median": float(np.median(finite)),
+            "n_real": int(len(real_loo)), "n_gen": int(len(gen_dist)), "percentile": percentile}
+
+
+def memorisation(gen_u8: np.ndarray, real_u8: np.ndarray, gen_incv3: np.ndarray | None = None,
+                 real_incv3: np.ndarray | None = None, percentile: float = PERCENTILE) -> dict:
+    """Nearest-real-neighbour report for generated images against de-duplicated real originals.
+
+    Args:
+        gen_u8: (N, H, W, 3) uint8 generated images.
+        real_u8: (M, H', W', 3) uint8 unamplified real originals (duplicates are dropped here).
+        gen_incv3, real_incv3: optional pool3 features of the same images (rows aligned).
+    Returns:
+        {"hsv64": {...}, "incv3": {...} or None, "real_kept": indices of real_u8 used, "cone": name}
+        where each space has threshold, flagged_share, flagged (N,), nn_median, nn_dist (N,),
+        nn_index (N,) into real_u8, nn_flip.
+    """
+    keep = dedupe(real_u8)
+    if len(keep) < len(real_u8):
+        log.info("memorisation: %d of %d real images are exact or flipped duplicates; dropped",
+                 len(real_u8) - len(keep), len(real_u8))
+    real = real_u8[keep]
+    m = len(real)
+    gen_vec, cone_name = cone_vectors(gen_u8)
+    variants = np.concatenate([cone_vectors(_flip(real, f))[0] for f in FLIPS])  # (4M, D)
+    owner = np.tile(np.arange(m), len(FLIPS))
+    gen_dist, gen_var, real_loo = nn_search(gen_vec, variants, owner, scale=float(np.sqrt(PIXEL_SIZE ** 2)))
+    hsv = _summary(gen_dist, real_loo, percentile)
+    hsv.update(nn_dist=gen_dist, nn_index=keep[gen_var % m], nn_flip=[FLIPS[v // m] for v in gen_var])
+    out = {"hsv64": hsv, "incv3": None, "real_kept": keep, "cone": cone_name}
+    if gen_incv3 is not None and real_incv3 is not None:
+        r = np.asarray(real_incv3)[keep]
+        d, idx, loo = nn_search(np.asarray(gen_incv3), r, np.arange(m))
+        inc = _summary(d, loo, percentile)
+        inc.update(nn_dist=d, nn_index=keep[idx], nn_flip=["none"] * len(d))
+        out["incv3"] = inc
+    return out
+
+
+def closest_pairs_grid(gen_u8: np.ndarray, real_u8: np.ndarray, space: dict, pairs: int = 8) -> np.ndarray:
+    """uint8 HWC grid of the `pairs` generated images closest to a real one: (generated, real) side
+    by side, two pairs per row, closest first; the real image is shown in the matching flip."""
+    order = np.argsort(space["nn_dist"], kind="stable")[:pairs]
+    size = gen_u8.shape[1]
+    tiles = []
+    for i in order:
+        real = _flip(real_u8[space["nn_index"][i]][None], space["nn_flip"][i])
+        tiles += [gen_u8[i], resize_u8(real, size)[0]]
+    return grid(np.stack(tiles), nrow=4)
