@@ -48,7 +48,7 @@ def _tensors(obj, prefix=""):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kw", [dict(loss="wgan-gp", n_critic=2, ema=True),
+@pytest.mark.parametrize("kw", [dict(loss="wgan-gp", n_critic=1, ema=True),
                                 dict(loss="bce", conditional=True, ema=False)], ids=["wgan-gp-ema", "bce-cond"])
 def test_resume_is_bitwise_identical_to_a_straight_run(tmp_path, kw):
     ds = tiny_dataset()
