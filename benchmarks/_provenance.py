@@ -11,47 +11,18 @@ import datetime as _dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from train import provenance as tprov
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _gpu() -> str:
-    try:
-        import torch
-        if torch.cuda.is_available():
-            return ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-    except Exception:  # noqa: BLE001 - no torch or a broken driver both mean "no GPU here"
-        pass
-    return "none"
-
-
 def provenance() -> dict:
     """Command, commit (+dirty flag), hardware, date (UTC) and library versions of this run."""
-    commit = _git("rev-parse", "HEAD") or "unknown"
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = {"python": platform.python_version()}
     for mod in ("numpy", "PIL", "torch"):
         m = sys.modules.get(mod)
@@ -59,8 +30,9 @@ def provenance() -> dict:
             versions[mod] = getattr(m, "__version__", "?")
     return {
         "command": " ".join(["python", *sys.argv]) if sys.argv and sys.argv[0] else "python",
-        "commit": commit + ("-dirty" if dirty else ""),
-        "hardware": {"cpu": _cpu_model(), "cores": cores, "gpu": _gpu(), "memory_gb": _memory_gb()},
+        "commit": tprov.git_commit(ROOT),
+        "hardware": {"cpu": tprov.cpu_model(), "cores": tprov.cpu_cores(), "gpu": tprov.gpu_names(),
+                     "memory_gb": _memory_gb()},
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "platform": platform.platform(),
         "versions": versions,

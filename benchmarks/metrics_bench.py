@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evalkit import features, inception, metrics  # noqa: E402
+from train import provenance as tprov  # noqa: E402
 
 
 def synthetic_pngs(folder: Path, n: int, size: int, seed: int, style: float) -> None:
@@ -128,17 +128,9 @@ def run_torch_fidelity(a: Path, b: Path, weights: Path, kid_subset: int) -> dict
 
 
 def provenance(argv: list[str]) -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = None
-    cpu = platform.processor()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"command": "PYTHONPATH=. python3 benchmarks/metrics_bench.py " + " ".join(argv), "commit": commit,
-            "hardware": {"cpu": cpu, "cores": os.cpu_count(), "gpu": "none"},
+    return {"command": "PYTHONPATH=. python3 benchmarks/metrics_bench.py " + " ".join(argv),
+            "commit": tprov.git_commit(ROOT),
+            "hardware": {"cpu": tprov.cpu_model(), "cores": tprov.cpu_cores(), "gpu": tprov.gpu_names()},
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "numpy": np.__version__, "torch_threads": torch.get_num_threads()}}

@@ -51,6 +51,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from study_app.config import StudyConfig  # noqa: E402
 from study_app.create import create_study  # noqa: E402
 from study_app.store import Store  # noqa: E402
+from train import provenance as tprov  # noqa: E402
 
 PG_BASE = os.environ.get("STUDY_PG_URL", "postgresql+psycopg://study:study@127.0.0.1:5432/study_test")
 GOAL_P95_MS = 300.0
@@ -416,24 +417,14 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
 
 
 def hardware() -> dict:
-    model = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
     mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
-    return {"cpu": model, "cores": os.cpu_count(), "memory_mib": mem, "gpu": "none",
+    return {"cpu": tprov.cpu_model(), "cores": tprov.cpu_cores(), "memory_mib": mem, "gpu": tprov.gpu_names(),
             "load_avg_at_start": os.getloadavg()}
 
 
 def provenance(argv: list[str]) -> dict:
     import streamlit
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return {"command": "python benchmarks/study_load.py " + " ".join(argv), "commit": commit,
+    return {"command": "python benchmarks/study_load.py " + " ".join(argv), "commit": tprov.git_commit(ROOT),
             "hardware": hardware(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": {"python": platform.python_version(), "streamlit": streamlit.__version__,
                          "websockets": websockets.__version__}}

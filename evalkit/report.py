@@ -16,7 +16,6 @@ import math
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from train import provenance as tprov
 
 log = logging.getLogger(__name__)
 
@@ -45,39 +46,9 @@ def n_label(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
-def _git_commit(cwd: Path) -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (git not available)"
-    if not head:
-        return "unknown (not a git checkout)"
-    return head + ("+uncommitted changes" if dirty else "")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def hardware() -> dict:
     """CPU model and cores, GPU name or 'none', OS."""
-    gpu = "none"
-    try:
-        import torch
-        if torch.cuda.is_available():
-            gpu = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-    except Exception:  # a broken CUDA install must not stop a CPU report
-        pass
-    return {"cpu": _cpu_model(), "cpu_cores": os.cpu_count(), "gpu": gpu,
+    return {"cpu": tprov.cpu_model(), "cpu_cores": tprov.cpu_cores(), "gpu": tprov.gpu_names(),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
 
 
@@ -96,7 +67,7 @@ def provenance(argv: list[str] | None = None, **fields) -> dict:
     """Command, commit, hardware, date (UTC) and versions, plus the caller's fields (seeds, N, ...)."""
     argv = sys.argv if argv is None else argv
     return {"command": " ".join(shlex.quote(a) for a in argv),
-            "commit": _git_commit(Path(__file__).resolve().parent.parent),
+            "commit": tprov.git_commit(),
             "hardware": hardware(),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "versions": versions(), **fields}

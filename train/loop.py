@@ -15,7 +15,6 @@ import platform
 import random
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from datetime import datetime, timezone
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from train import checkpoint, dist, images, losses, models
+from train import checkpoint, dist, images, losses, models, provenance
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -137,27 +136,9 @@ def resolve_resume(cfg: TrainConfig) -> Path | None:
 
 # Records: provenance, CSV, plot, checkpoints.
 
-def _git_commit() -> str:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def hardware() -> dict:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
+    return {"cpu": provenance.cpu_model(), "cpu_cores": provenance.cpu_cores(),
+            "torch_threads": torch.get_num_threads(), "gpu": provenance.gpu_names(),
             "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0}
 
 
@@ -587,7 +568,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
             "device": str(device), "dtype": "bf16-autocast" if use_bf16 else "fp32", "batch_size": cfg.batch_size,
             "n_critic": cfg.n_critic, "world_size": info.world_size,
             "rank_weight_digests": digests, "resumed_from": str(resume_path) if resume_path
-            else None, "interrupted": interrupted, "versions": versions(), "commit": _git_commit(),
+            else None, "interrupted": interrupted, "versions": versions(), "commit": provenance.git_commit(),
             "hardware": hardware(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": summary, "hsv_swd_step0": hsv_step0, "hsv_swd_final": hsv_final,
             "hsv_swd_ratio": (hsv_final / hsv_step0) if hsv_final is not None and hsv_step0 else None,
