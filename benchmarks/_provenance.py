@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 
 from train import provenance as tprov
+from train.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -47,14 +46,6 @@ def _memory_gb() -> float | None:
         return None
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
@@ -82,7 +73,7 @@ def write_bench(name: str, rows: list[dict], extra: dict | None = None,
     prov = provenance()
     out = Path(results_dir) if results_dir is not None else RESULTS
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
-    _atomic_write(json_path, json.dumps({"name": name, "provenance": prov, "rows": rows, **extra}, indent=1) + "\n")
+    write_text(json_path, json.dumps({"name": name, "provenance": prov, "rows": rows, **extra}, indent=1) + "\n")
     notes = extra.pop("notes", [])
     notes = [notes] if isinstance(notes, str) else list(notes)
     hw = prov["hardware"]
@@ -95,5 +86,5 @@ def write_bench(name: str, rows: list[dict], extra: dict | None = None,
         md += [f"- {k}: {_fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v)}" for k, v in extra.items()] + [""]
     if notes:
         md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    _atomic_write(md_path, "\n".join(md))
+    write_text(md_path, "\n".join(md))
     return json_path, md_path

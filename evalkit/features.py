@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import queue
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from evalkit import inception
+from train.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -291,16 +291,8 @@ def _cache_path(key: str) -> Path:
 
 
 def _save_npz_atomic(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def features_for(source: Path | str, weights_path: Path, *, n: int | None = None, seed: int = 0,

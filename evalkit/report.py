@@ -13,17 +13,16 @@ import io
 import json
 import logging
 import math
-import os
 import platform
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from train import atomic
 from train import provenance as tprov
 
 log = logging.getLogger(__name__)
@@ -71,19 +70,6 @@ def provenance(argv: list[str] | None = None, **fields) -> dict:
             "hardware": hardware(),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "versions": versions(), **fields}
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _jsonable(v):
@@ -224,7 +210,7 @@ def write_result(out_stem: Path, rows: list[dict], provenance: dict, plots: list
     for r in rows:
         w.writerow({c: ("" if r.get(c) is None else _jsonable(r.get(c))) for c in cols})
     paths["csv"] = out_stem.with_suffix(".csv")
-    _atomic_write_text(paths["csv"], s.getvalue())
+    atomic.write_text(paths["csv"], s.getvalue())
 
     # Plots, from the rows only.
     plot_files: list[Path] = []
@@ -243,7 +229,7 @@ def write_result(out_stem: Path, rows: list[dict], provenance: dict, plots: list
     paths["json"] = out_stem.with_suffix(".json")
     doc = {"provenance": provenance, "columns": cols, "rows": rows,
            "plots": [p.name for p in plot_files], "notes": notes or []}
-    _atomic_write_text(paths["json"], json.dumps(_jsonable(doc), indent=2) + "\n")
+    atomic.write_text(paths["json"], json.dumps(_jsonable(doc), indent=2) + "\n")
 
     # Markdown: provenance, the table, notes, plots, reference block.
     md = [f"# {title or out_stem.name}", "", "## Provenance", ""]
@@ -259,6 +245,6 @@ def write_result(out_stem: Path, rows: list[dict], provenance: dict, plots: list
     if reference_md:
         md += [reference_md, ""]
     paths["md"] = out_stem.with_suffix(".md")
-    _atomic_write_text(paths["md"], "\n".join(md))
+    atomic.write_text(paths["md"], "\n".join(md))
     log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     return paths

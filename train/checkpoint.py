@@ -11,32 +11,20 @@ A checkpoint is a dict of plain types and tensors, so it loads with `weights_onl
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from train import models
+from train.atomic import atomic_file
 
 FORMAT_VERSION = 1
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write `state` to `path` atomically: a temp file in the same folder, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT_VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "wb", fsync=True) as f:
+        torch.save({"format": FORMAT_VERSION, **state}, f)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:

@@ -14,7 +14,6 @@ import logging
 import math
 import multiprocessing
 import os
-import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from train import atomic
 
 log = logging.getLogger(__name__)
 
@@ -277,24 +277,11 @@ class Dataset:
         for row in self.report:
             w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in REPORT_FIELDS})
         csv_path, json_path = out_dir / "data_report.csv", out_dir / "data_report.json"
-        _atomic_write_bytes(csv_path, buf.getvalue().encode())
+        atomic.write_bytes(csv_path, buf.getvalue().encode())
         doc = {"root": str(self.root), "summary": self.summary, "counts": self.summary_dict,
                "class_names": self.class_names, "rows": self.report}
-        _atomic_write_bytes(json_path, json.dumps(doc, indent=1).encode())
+        atomic.write_bytes(json_path, json.dumps(doc, indent=1).encode())
         return csv_path, json_path
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def default_cache_dir() -> Path:
@@ -360,19 +347,11 @@ class _Cache:
     def save(self, files: dict, arr: np.ndarray) -> None:
         """Write the array, then the JSON that names it (each atomically), so a crash never pairs
         a new JSON with an old array."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.npy_path.name}.", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, arr)
-            os.replace(tmp, self.npy_path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic.atomic_file(self.npy_path, "wb") as f:
+            np.save(f, arr)
         meta = {"settings": self.settings, "n_slots": int(arr.shape[0]), "files": files,
                 "token": _array_token(self.npy_path)}
-        _atomic_write_bytes(self.json_path, json.dumps(meta).encode())
+        atomic.write_bytes(self.json_path, json.dumps(meta).encode())
 
 
 def _array_token(path: Path) -> list[int]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from train import data
+from train.atomic import atomic_file
 from train.images import grid, save_png
 
 log = logging.getLogger(__name__)
@@ -128,12 +127,10 @@ def _write_pngs(folder: Path, ds: data.Dataset) -> None:
 
 
 def _write_npz(path: Path, ds: data.Dataset) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
+    with atomic_file(path, "wb") as f:
         np.savez(f, images_u8=ds.images_u8, is_original=ds.is_original,
                  labels=ds.label_ids if ds.label_ids is not None else np.zeros(0, np.int64),
                  source_paths=np.asarray(ds.source_paths), class_names=np.asarray(ds.class_names, dtype=str))
-    os.replace(tmp, path)
 
 
 def _jsonable(d: dict) -> dict:
