@@ -107,7 +107,7 @@ PRESETS: dict[str, dict] = {
     # `python -m train`: the paper architecture at 64 px on the demo set, sized for 2 CPU cores.
     # Non-saturating BCE with one critic step (a WGAN needs n_critic 5 and many more steps), batch 16,
     # DiffAugment without colour jitter (colour fidelity is what the HSV term measures), G EMA.
-    "demo": dict(model="paper", resolution=64, loss="bce", **LOSS_RECIPES["bce"], batch_size=16, iters=300,
+    "demo": dict(model="paper", resolution=64, loss="bce", **LOSS_RECIPES["bce"], batch_size=16, iters=2000,
                  hsv_loss="swd", w_adv=0.5, w_hsv=0.5, hsv_pixels=8192, ema=True, ema_decay=0.99, diffaug=True,
                  diffaug_policy="translation,cutout", tick=20, grid_every=5, ckpt_every=5, n_grid=36),
 }

@@ -267,6 +267,7 @@ def run(cfg: TrainConfig, dataset=None) -> Path:
 
 
 def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -> Path:
+    commit = provenance.git_commit()  # the code that runs: read now, before a long run lets HEAD move
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
     if cfg.batch_size % info.world_size:
@@ -568,7 +569,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
             "device": str(device), "dtype": "bf16-autocast" if use_bf16 else "fp32", "batch_size": cfg.batch_size,
             "n_critic": cfg.n_critic, "world_size": info.world_size,
             "rank_weight_digests": digests, "resumed_from": str(resume_path) if resume_path
-            else None, "interrupted": interrupted, "versions": versions(), "commit": provenance.git_commit(),
+            else None, "interrupted": interrupted, "versions": versions(), "commit": commit,
             "hardware": hardware(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": summary, "hsv_swd_step0": hsv_step0, "hsv_swd_final": hsv_final,
             "hsv_swd_ratio": (hsv_final / hsv_step0) if hsv_final is not None and hsv_step0 else None,
