@@ -3,11 +3,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest runs the page script as `sys.modules["__main__"]` and leaves it there.
+    A later forkserver/spawn worker pool (train's parallel loader) would then re-run app.py in
+    every child; put the real `__main__` back after each test."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
 
 PG_BASE = os.environ.get("STUDY_PG_URL", "postgresql+psycopg://study:study@127.0.0.1:5432/study_test")
 
