@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.iters or (200 if cuda else 2)
     ds = synthetic_dataset(max(256, args.batch_size), res)
     rows = []
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         for v in variants(cuda):
             if args.only and v["model"] not in args.only.split(","):
@@ -92,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
              f"of {warm} iteration(s), over {n} iteration(s), tick work (metric, grids, checkpoints) excluded.",
              "Projected schedule = seconds_per_iter x 16,000; ratio = that / the paper's 15 h on 4x RTX 3090 "
              "(at 256 px; CPU rows are at the resolution shown, so their ratio is not comparable).",
-             "Measured on a shared machine (other jobs running); compare ratios within this run only."]
+             "Load average (1, 5, 15 min) at start {:.2f} {:.2f} {:.2f}, at end {:.2f} {:.2f} {:.2f} on {} cores: "
+             "other jobs on the machine slow every row; compare ratios within this run only."
+             .format(*load_start, *os.getloadavg(), os.cpu_count())]
     if not cuda:
         notes.append("No GPU on this machine: the CUDA rows (bf16 autocast, channels-last, torch.compile, 256 px, "
                      ">= 200 timed iterations) are missing; run this script on a GPU to add them.")
