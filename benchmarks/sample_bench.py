@@ -158,8 +158,8 @@ def write_md(path: Path, prov: dict, rows: list[dict], tune: list[dict], paper: 
              f"- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
              "- model: the paper generator (Table 3) with **random weights** (BatchNorm statistics randomised): "
              "speed does not depend on the weight values.",
-             "- the machine is shared with other jobs and noisy; engines were timed in interleaved rounds, "
-             "so compare the ratios (measured side by side) rather than absolute figures.",
+             "- engines were timed in interleaved rounds, so other jobs on the machine (see the load average "
+             "above) hit them alike: compare the ratios (measured side by side) before absolute figures.",
              *(["- **the CPU was oversubscribed during this run** (load average above the core count): absolute "
                 "figures are far below a quiet machine's, and PyTorch's OpenMP thread pool suffers most from "
                 "competing jobs (worst at batch 1); treat differences under about 20 % in the session-settings table as noise."] if busy else []),

@@ -453,8 +453,8 @@ def markdown(rows: list[dict], prov: dict) -> str:
              "unanswered trial; server_error_pages counts those, lost counts clicks whose answer "
              "never reached the database. Latency = click sent -> next image's script run "
              "finished and its bytes fetched. The load generator runs on the same machine as the "
-             "server(s), and this 2-core machine is shared with other jobs, so absolute numbers are "
-             "noisy; compare rows of one run. Server CPU: 100 % = one core. Goal: 0 lost, 0 "
+             "server(s) and shares its cores (the load average at start is above); other jobs make "
+             "absolute numbers noisy, so compare rows of one run. Server CPU: 100 % = one core. Goal: 0 lost, 0 "
              f"duplicated, p95 < {GOAL_P95_MS:.0f} ms.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for r in rows:
