@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+
 @pytest.fixture(autouse=True)
 def _keep_main_module():
     """Streamlit's AppTest runs the page script as `sys.modules["__main__"]` and leaves it there.
