@@ -28,10 +28,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._provenance import provenance  # noqa: E402
 from study_app.config import StudyConfig  # noqa: E402
 from study_app.create import create_study  # noqa: E402
 from study_app.simulate import SimulateConfig, simulate  # noqa: E402
 from study_app.store import Store  # noqa: E402
+from train.atomic import write_text  # noqa: E402
 
 PASSWORD = "screenshot-only"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -109,8 +111,33 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"wrote {args.out}")
+    md = write_provenance(args.out, provenance(), args.respondents)
+    print(f"wrote {args.out} and {md}")
     return 0
+
+
+def write_provenance(out: Path, prov: dict, respondents: int) -> Path:
+    """`<out>.md` beside the screenshot: how it was made (command, commit, hardware, date)."""
+    hw = prov["hardware"]
+    text = "\n".join([
+        f"# {out.name}: how it was made", "",
+        "A screenshot of the analyst page (`/analyst`) taken by a real browser: Debian's Chromium driven",
+        "by Playwright (`executable_path=/usr/bin/chromium`, headless).", "",
+        f"- command: `{prov['command']}`",
+        f"- commit: `{prov['commit']}`",
+        f"- hardware: {hw['cpu']}, {hw['cores']} cores, GPU: {hw['gpu']}",
+        f"- date: {prov['date']}", "",
+        "The script builds a throw-away study in a temporary folder (30 procedural stripe patterns as",
+        "\"real\", 30 noisier ones as \"generated\" by a model named `paper`, 2 catch trials), fills it with",
+        f"{respondents} respondents from `study_app.simulate` ({respondents - 2} answering each trial correctly "
+        "with probability 0.55,",
+        "2 failing their catch trials so the exclusion counts show), serves it with `python -m study_app` and",
+        "`STUDY_ANALYST_PASSWORD` set, opens `/analyst`, types the password, waits for the Downloads section",
+        "and saves the whole page. Every number on it was computed by `study_app.analysis` from that",
+        "simulated data; the page itself says the data are simulated.", ""])
+    md = out.with_suffix(".md")
+    write_text(md, text)
+    return md
 
 
 if __name__ == "__main__":
