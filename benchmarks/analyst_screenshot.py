@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8650)
     p.add_argument("--respondents", type=int, default=60)
     args = p.parse_args(argv)
+    prov = provenance()    # before anything is written, so the commit is not marked dirty by our own output
     work = Path(tempfile.mkdtemp(prefix="analyst_shot_"))
     url = f"sqlite:///{work / 'study.db'}"
     patterns(work / "real", 30, 8, 1)
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(work, ignore_errors=True)
-    md = write_provenance(args.out, provenance(), args.respondents)
+    md = write_provenance(args.out, prov, args.respondents)
     print(f"wrote {args.out} and {md}")
     return 0
 
