@@ -55,7 +55,7 @@ class TrainConfig:
     diffaug_policy: str = "color,translation,cutout"  # comma-separated DiffAugment ops
     amplify_to: int | None = None   # self-amplify the data set to this many images (train.data)
     conditional: bool = False       # class-conditional training, labels from subfolders
-    deterministic: bool = False     # bitwise repeatable (same machine and software); slower
+    deterministic: bool = False     # deterministic kernels (PyTorch warns where it has none); slower
     seed: int = 0                   # seeds every random number generator
     device: str = "auto"            # auto | cpu | cuda
     dtype: str = "auto"             # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 (CUDA only)
@@ -178,10 +178,10 @@ def resolve(args: dict) -> TrainConfig:
         if loss not in LOSS_RECIPES:
             raise ValueError(f"loss: unknown {loss!r}; choose one of {', '.join(LOSSES)}")
         values.update(LOSS_RECIPES[loss])
-        if values.get("model") == "mlp":
-            values["critic_norm"] = "none"
     given = {k: v for k, v in args.items() if v is not None and k not in ("preset", "dry_run")}
     values.update(given)
+    if values.get("model") == "mlp":
+        values["critic_norm"] = "none"   # the MLP critic has no normalisation layers
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(values) - names
     if unknown:
@@ -227,6 +227,9 @@ def validate(cfg: TrainConfig) -> None:
         need(ops and set(ops) <= {"color", "translation", "cutout"},
              f"diffaug_policy: {cfg.diffaug_policy!r}; use a comma list of color, translation, cutout")
     need(not (cfg.dtype == "bf16" and cfg.device == "cpu"), "dtype: bf16 autocast is for CUDA; use --dtype fp32 on CPU")
+    if cfg.dtype == "bf16" and cfg.device == "auto":
+        import torch
+        need(torch.cuda.is_available(), "dtype: bf16 autocast is for CUDA and no CUDA GPU is visible; use --dtype fp32")
     if cfg.device == "cuda":
         import torch
         need(torch.cuda.is_available(), "device: cuda requested but no CUDA GPU is visible; use --device cpu or auto")

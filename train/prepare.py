@@ -90,7 +90,7 @@ def run(cfg: PrepareConfig) -> data.Dataset:
     src = cfg.data
     if src is None:
         from train.demo import demo_folder
-        src = demo_folder()
+        src = demo_folder(workers=cfg.workers)
     ds = data.load_folder(src, cfg.resolution, labels=cfg.labels, fit=cfg.fit, small=cfg.small,
                           amplify_to=cfg.amplify_to, seed=cfg.seed, workers=cfg.workers,
                           progress=not cfg.quiet, cache=not cfg.no_cache)

@@ -77,7 +77,8 @@ def test_empty_data_folder_fails_with_exit_2_and_no_run_folder(tmp_path, capsys)
     (empty / "notes.txt").write_text("no images here")
     out = tmp_path / "runs"
     assert train_main(["--data", str(empty), "--out", str(out), "--quiet"]) == 2
-    assert str(empty.name) in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(empty) in err and "no usable image" in err
     assert not out.exists()
 
 
@@ -103,3 +104,12 @@ def test_cli_trains_on_a_folder_through_load_folder(tmp_path, monkeypatch):
 def test_resolve_rejects_unknown_preset():
     with pytest.raises(ValueError, match="^preset:"):
         config.resolve({"preset": "stylegan"})
+
+
+def test_mlp_model_records_no_critic_norm_and_bf16_needs_cuda():
+    cfg = config.resolve({"preset": "paper", "model": "mlp"})
+    assert cfg.critic_norm == "none"
+    import torch
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="dtype: bf16"):
+            config.resolve({"dtype": "bf16"})
