@@ -159,14 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "results" / "metrics_bench")
     args = p.parse_args(argv)
     rows, notes = [], [
-        "CPU only: no GPU in this session, so GPU rows are missing.",
+        "Both libraries run on the CPU here." + (" No GPU on this machine, so GPU rows are missing."
+                                                  if tprov.gpu_names() == "none" else ""),
         "Random-weight FID Inception of the real architecture (BN calibrated on 8 synthetic images); speed does "
         "not depend on the weights' values, the metric values here are not meaningful numbers.",
         "Each implementation reads two folders of N synthetic PNGs (A, B) and computes IS(A), FID(A,B), "
         "KID(A,B); images/s = 2N / total seconds. torch-fidelity 0.4.0 runs with cuda=False, cache=False, its "
         "default DataLoader workers, fed by a PIL Dataset equal to its folder loader (its own needs torchvision).",
-        "The 2-core machine is shared with other agents: absolute times are noisy; load1 is the 1-minute load "
-        "average when each run started. Compare the ratios measured in one run; speedup_cpu (CPU seconds of "
+        "load1 is the 1-minute load average when each run started: other jobs on the machine make absolute "
+        "times noisy. Compare the ratios measured in one run; speedup_cpu (CPU seconds of "
         "the process and its reaped DataLoader workers) is less sensitive to other agents' load than wall time.",
     ]
     with tempfile.TemporaryDirectory(prefix="metrics_bench_") as tmp:

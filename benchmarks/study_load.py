@@ -364,10 +364,10 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         for t in pending:
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await asyncio.sleep(2)     # let answers already sent reach the database
         wall = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         server = await mon.stop()
+        await asyncio.sleep(2)     # let answers already sent reach the database (not counted in wall or CPU)
     finally:
         for p in procs:
             stop_server(p)
@@ -442,14 +442,14 @@ def markdown(rows: list[dict], prov: dict) -> str:
              f"- command: `{prov['command']}`", f"- commit: `{prov['commit']}`",
              f"- date: {prov['date']}",
              f"- hardware: {prov['hardware']['cpu']}, {prov['hardware']['cores']} cores, "
-             f"{prov['hardware']['memory_mib']} MiB, GPU: none; load average at start "
+             f"{prov['hardware']['memory_mib']} MiB, GPU: {prov['hardware']['gpu']}; load average at start "
              f"{', '.join(f'{x:.2f}' for x in prov['hardware']['load_avg_at_start'])}",
              f"- versions: {json.dumps(prov['versions'])}", "",
              "Each respondent is a websocket client speaking Streamlit's protocol (no browser), "
              f"answering {2 * args.per_class} trials with a think time of {args.think} +/- "
              f"{args.jitter} s and fetching every image over HTTP; {100 * args.double_click:.0f} % "
              "of clicks are double clicks. A client that gets an error page instead of the next "
-             "image reloads its link once (as a person would) and goes on from the next "
+             "image reloads its link (as a person would; at most 3 times) and goes on from the next "
              "unanswered trial; server_error_pages counts those, lost counts clicks whose answer "
              "never reached the database. Latency = click sent -> next image's script run "
              "finished and its bytes fetched. The load generator runs on the same machine as the "

@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--seed", type=int, default=d.seed, help="sampling seed (ONNX latents, subsets, MS-SSIM pairs)")
         s.add_argument("--json", action="store_true", help="print only one JSON object on stdout")
         s.add_argument("--quiet", action="store_true", help="no progress bars")
-        s.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
-        s.add_argument("--batch-size", type=int, default=d.batch_size, help="images per Inception forward")
+        s.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"],
+                       help="where the network runs" if verb != "msssim" else "where an .onnx input is sampled "
+                       "(MS-SSIM itself runs on the CPU in float64)")
+        s.add_argument("--batch-size", type=int, default=d.batch_size,
+                       help="images per Inception forward" if verb != "msssim" else "image pairs per MS-SSIM batch")
         if verb == "msssim":
             s.add_argument("--pairs", type=int, default=d.pairs, help="random pairs of distinct images")
             continue
@@ -96,7 +99,7 @@ def run(cfg: EvalConfig) -> dict:
             if cfg.inputs[0].suffix != ".onnx" else features.open_source(cfg.inputs[0], n=cfg.n, seed=cfg.seed,
                                                                           device=cfg.device,
                                                                           batch_size=cfg.batch_size)
-        ms = metrics.ms_ssim_diversity(images_u8, pairs=cfg.pairs, seed=cfg.seed)
+        ms = metrics.ms_ssim_diversity(images_u8, pairs=cfg.pairs, seed=cfg.seed, batch_size=cfg.batch_size)
         result.update(value=ms["mean"], std=ms["std"], sem=ms["sem"], pairs=ms["pairs"], n=ms["n"],
                       label=ms["label"], upsampled=ms["upsampled"], device="cpu", dtype="float64")
         result["seconds"] = time.perf_counter() - t0

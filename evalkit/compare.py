@@ -27,6 +27,7 @@ from train.images import grid, save_png
 log = logging.getLogger(__name__)
 
 IS_SPLITS = 10
+KID_SUBSETS = 100
 METRIC_SEED = 2020  # IS split shuffle and KID subsets (torch-fidelity's default)
 SAMPLE_GRID = 16
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -168,7 +169,8 @@ def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label:
         gen_feats = np.asarray(f["pool3"], np.float64)
         is_ = metrics.inception_score(f["logits"], splits=IS_SPLITS, seed=METRIC_SEED)
         fid = metrics.fid(gen_feats, real["feats"])
-        kid = metrics.kid(gen_feats, real["feats"], subset_size=real["kid_subset"], seed=METRIC_SEED)
+        kid = metrics.kid(gen_feats, real["feats"], subsets=KID_SUBSETS, subset_size=real["kid_subset"],
+                          seed=METRIC_SEED)
         pr = prdc.precision_recall(real["feats"], gen_feats, k=3)
         row.update({f"is_{label}": is_["mean"], f"is_{label}_std": is_["std"], f"fid_{label}": fid["value"],
                     f"fid_{label}_small_n_warning": bool(fid.get("small_n_warning")),
@@ -206,6 +208,7 @@ def fill_command(cfg: CompareConfig, weights_path: str) -> str:
     """The compare command that fills the Inception columns once the weights file is in place."""
     args = ["python", "-m", "evalkit", "compare", *map(str, cfg.runs), "--real", str(cfg.real), "--n", str(cfg.n),
             "--out", str(cfg.out), "--seed", str(cfg.seed), "--pairs", str(cfg.pairs), "--device", cfg.device,
+            "--batch-size", str(cfg.batch_size),
             "--inception-weights", weights_path]
     return shlex.join(args)
 
@@ -280,7 +283,7 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
         finished=report.provenance([])["date"], n_generated=cfg.n, n_real=len(real_u8), real=real_info, device=cfg.device,
         seeds={"latents": cfg.seed, "ms_ssim_pairs": cfg.seed, "is_split_shuffle": METRIC_SEED,
                "kid_subsets": METRIC_SEED},
-        protocol={"is_splits": IS_SPLITS, "kid_subset_size": real["kid_subset"], "kid_subsets": 100,
+        protocol={"is_splits": IS_SPLITS, "kid_subset_size": real["kid_subset"], "kid_subsets": KID_SUBSETS,
                   "ms_ssim_pairs": cfg.pairs, "ms_ssim_upsampled_to_256": bool(ms_real.get("upsampled")),
                   "memorisation": f"nearest real original; hsv64 = RMS per-pixel cone distance at 64 px "
                                   f"({real.get('cone')}), originals + flips; flag < p5 of real leave-one-out NN",
@@ -297,7 +300,7 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
              "FID is biased in N and needs more than 2048 images on each side to be stable; compare rows "
              "only within this table. KID is unbiased; its subset size is "
              f"{real['kid_subset']}.",
-             "Columns ending in `_std` are standard deviations (IS over 10 splits, KID over 100 subsets, "
+             f"Columns ending in `_std` are standard deviations (IS over {IS_SPLITS} splits, KID over {KID_SUBSETS} subsets, "
              "MS-SSIM over pairs); `_sem` is the MS-SSIM standard error of the mean. Lower MS-SSIM = more "
              "diverse; the real set's value (`*_real`) is the target.",
              "`precision_incv3_k3` / `recall_incv3_k3` use Inception-v3 features, not the VGG-16 features "
@@ -317,7 +320,7 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
     plots = [BarPlot("train_seconds_per_1k_iters", "training time per 1,000 generator iterations", "seconds"),
              BarPlot(f"gen_{label}_seconds", f"time to generate {cfg.n} images (to memory)", "seconds"),
              BarPlot(f"gen_{label}_png_seconds", f"time to generate {cfg.n} images (PNG on disk)", "seconds"),
-             BarPlot(f"is_{label}", f"Inception Score, N={cfg.n}, 10 splits", "IS"),
+             BarPlot(f"is_{label}", f"Inception Score, N={cfg.n}, {IS_SPLITS} splits", "IS"),
              BarPlot(f"fid_{label}", f"FID, N={cfg.n} vs {len(real_u8)} real", "FID"),
              BarPlot(f"kid_{label}", f"KID, subset size {real['kid_subset']}", "KID"),
              BarPlot(f"{real['ms_prefix']}_{label}", f"MS-SSIM diversity ({cfg.pairs} pairs; real: "

@@ -44,28 +44,9 @@ def _flip(images: np.ndarray, kind: str) -> np.ndarray:
     return images
 
 
-def _cone_numpy(rgb01: np.ndarray) -> np.ndarray:
-    """Local numpy HSV-cone map (r = h = 1): (..., 3) RGB in [0, 1] -> (..., 3) cone points.
-
-    Opponent-axis hue (alpha = R - (G+B)/2, beta = sqrt(3)/2 (G - B)); chroma C = max - min
-    weights the hue vector, so greys sit on the axis with no hue noise; z = 1 - V.
-    """
-    r, g, b = rgb01[..., 0], rgb01[..., 1], rgb01[..., 2]
-    v = rgb01.max(-1)
-    c = v - rgb01.min(-1)
-    alpha = r - 0.5 * (g + b)
-    beta = (np.sqrt(3.0) / 2.0) * (g - b)
-    norm = np.sqrt(alpha * alpha + beta * beta)
-    scale = np.divide(c, norm, out=np.zeros_like(c), where=norm > 1e-12)
-    return np.stack([scale * alpha, scale * beta, 1.0 - v], axis=-1)
-
-
 def _cone_mapping():
-    """train.losses.hsv_cone when the training package has it (same definition as the loss), else ours."""
-    try:
-        from train.losses import hsv_cone
-    except ImportError:
-        return "evalkit.memorization._cone_numpy (train.losses.hsv_cone not available)", _cone_numpy
+    """train.losses.hsv_cone (the loss's own definition) on (N, H, W, 3) RGB in [0, 1]."""
+    from train.losses import hsv_cone
 
     def via_train(rgb01: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(rgb01.transpose(0, 3, 1, 2)))  # (N, 3, H, W)

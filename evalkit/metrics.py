@@ -18,9 +18,6 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 MS_SSIM_MIN_SIDE = 161     # > (11 - 1) * 2**4: the Gaussian must fit the coarsest of the 5 scales
 MS_SSIM_UPSAMPLE_TO = 256
 
-KEY_FID = "fid"
-KEY_IS = "inception_score"
-KEY_KID = "kid"
 KEY_MS_SSIM = "ms_ssim"
 KEY_MS_SSIM_UP = "ms_ssim_up256"
 
@@ -232,12 +229,3 @@ def ms_ssim_diversity(images_u8: np.ndarray, pairs: int = 1000, seed: int = 0, b
     std = float(values.std(ddof=1)) if pairs > 1 else 0.0
     return {"mean": float(values.mean()), "std": std, "sem": std / math.sqrt(pairs), "pairs": pairs, "n": n,
             "seed": seed, "upsampled": up, "label": KEY_MS_SSIM_UP if up else KEY_MS_SSIM}
-
-
-METRICS = {
-    "fid": fid,
-    "is": inception_score,
-    "kid": kid,
-    "ms_ssim": ms_ssim,
-    "ms_ssim_diversity": ms_ssim_diversity,
-}

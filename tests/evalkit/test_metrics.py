@@ -154,8 +154,3 @@ def test_ms_ssim_diversity_pairs_are_distinct_images(make_images):
     r = metrics.ms_ssim_diversity(imgs, pairs=3, seed=1)
     assert not r["upsampled"] and r["label"] == "ms_ssim"
     assert r["mean"] == pytest.approx(float(metrics.ms_ssim(imgs[:1], imgs[1:])[0]), abs=1e-12)
-
-
-def test_metrics_dict_names_the_functions():
-    assert metrics.METRICS["fid"] is metrics.fid and metrics.METRICS["kid"] is metrics.kid
-    assert metrics.METRICS["is"] is metrics.inception_score
