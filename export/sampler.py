@@ -56,8 +56,10 @@ def _session(path: Path, providers: list[str], threads: int | None = None):
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = threads or 0  # 0: onnxruntime's default (one per physical core)
     so.inter_op_num_threads = 1  # the graph is a chain: no parallel branches to run
-    # Idle worker threads sleep instead of spinning: on a busy or small CPU spinning steals the cores
-    # the other threads need (measured in benchmarks/sample_bench.py, "session settings").
+    # Idle worker threads sleep instead of spinning. On a busy CPU spinning steals the cores the
+    # other threads need: benchmarks/sample_bench.py's "session settings" table measured sleeping
+    # fastest at load 13-16. On an idle 2-core machine spinning is about 12 % faster at 64 px
+    # (results/sample_bench.md); we keep the setting that does not collapse under load.
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), so, providers=providers)

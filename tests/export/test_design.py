@@ -6,6 +6,7 @@ tiny 64 px paper generators after a few real steps, exported to ONNX.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,10 +91,30 @@ def test_same_seed_gives_same_bytes_whatever_n(exported, tmp_path):
         assert (tmp_path / "a" / f"{stem}.{ext}").read_bytes() == (tmp_path / "b" / f"{stem}.{ext}").read_bytes()
     other = [p for p in (tmp_path / "a").glob("IW-*.png") if p.stem != stem]
     assert len(other) == 1 and other[0].read_bytes() != (tmp_path / "b" / f"{stem}.png").read_bytes()
-    # The sheet's pixels change with the options: none of them is ignored.
-    assert design.main([_model(exported), "--out", str(tmp_path / "c"), "--n", "1", "--seed", "5",
-                        *args[:-5], "--repeat-scale", "0.6", "--quiet"]) == 0
+    # Another repeat scale, everything else equal, gives another sheet.
+    changed = [a if a != "0.3" else "0.6" for a in args]
+    assert design.main([_model(exported), "--out", str(tmp_path / "c"), "--n", "1", "--seed", "5", *changed]) == 0
     assert (tmp_path / "c" / f"{stem}.png").read_bytes() != (tmp_path / "b" / f"{stem}.png").read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("option, value, part", [
+    ("repeat_scale", 0.6, "garments"), ("rotation", 0.0, "garments"), ("method", "feather", "tile"),
+    ("band", 0.25, "tile"), ("sigma", 0.2, "strips")])
+def test_each_option_changes_the_part_of_the_sheet_it_names(exported, option, value, part):
+    """Compared on the pictures themselves (the sheet's printed command would differ anyway)."""
+    import dataclasses
+    from export import load_sampler
+    sampler = load_sampler(_model(exported), device="cpu")
+    base = design.DesignConfig(model=Path(_model(exported)), n=1, seed=3, garments="tshirt", steps=3,
+                               rotation=20.0, repeat_scale=0.3, quiet=True)
+
+    def picture(cfg):
+        content, _, _ = design.make_design(sampler, cfg, 3, ["tshirt"], "0" * 64)
+        return {"garments": np.stack(list(content.garments_u8.values())), "tile": content.tile_u8,
+                "strips": np.concatenate([s[1] for s in content.strips])}[part]
+    assert not np.array_equal(picture(base), picture(dataclasses.replace(base, **{option: value})))
+    assert np.array_equal(picture(base), picture(dataclasses.replace(base)))
 
 
 @pytest.mark.slow
