@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8650)
     p.add_argument("--respondents", type=int, default=60)
     args = p.parse_args(argv)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     prov = provenance()    # before anything is written, so the commit is not marked dirty by our own output
     work = Path(tempfile.mkdtemp(prefix="analyst_shot_"))
     url = f"sqlite:///{work / 'study.db'}"
@@ -83,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
                     break
             except OSError:
                 time.sleep(0.5)
+        else:
+            raise SystemExit(f"the study server on port {args.port} did not come up within 90 s")
         from playwright.sync_api import sync_playwright
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+            browser = pw.chromium.launch(executable_path=chromium,
                                          headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1100, "height": 1400})
             page.goto(f"http://127.0.0.1:{args.port}/analyst")
@@ -112,18 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(work, ignore_errors=True)
-    md = write_provenance(args.out, prov, args.respondents)
+    md = write_provenance(args.out, prov, args.respondents, chromium)
     print(f"wrote {args.out} and {md}")
     return 0
 
 
-def write_provenance(out: Path, prov: dict, respondents: int) -> Path:
+def write_provenance(out: Path, prov: dict, respondents: int, chromium: str) -> Path:
     """`<out>.md` beside the screenshot: how it was made (command, commit, hardware, date)."""
     hw = prov["hardware"]
     text = "\n".join([
         f"# {out.name}: how it was made", "",
         "A screenshot of the analyst page (`/analyst`) taken by a real browser: Debian's Chromium driven",
-        "by Playwright (`executable_path=/usr/bin/chromium`, headless).", "",
+        f"by Playwright (`executable_path={chromium}`, headless).", "",
         f"- command: `{prov['command']}`",
         f"- commit: `{prov['commit']}`",
         f"- hardware: {hw['cpu']}, {hw['cores']} cores, GPU: {hw['gpu']}",

@@ -246,7 +246,9 @@ def instructions_page() -> None:
         "impression is usually best. You cannot go back to an earlier image.",
     ]
     if s["disclose_ratio"]:
-        lines.insert(2, f"Exactly half of the images ({s['per_class']}) are generated.")
+        lines.insert(2, f"Exactly half of the images ({s['per_class']}) are generated." if not s["catch"] else
+                     f"Apart from {s['catch']} instruction images, exactly half of the images "
+                     f"({s['per_class']} of {2 * s['per_class']}) are generated.")
     if s["catch"]:
         lines.append("A few images ask you to press a particular button: please follow them.")
     if s["practice"]:
@@ -341,7 +343,7 @@ def thanks_page() -> None:
     r = _respondent()
     if r is None:
         return
-    code = get_store(_url()).finish(r["respondent_id"])
+    code = r["completion_code"] if r["finished"] else get_store(_url()).finish(r["respondent_id"])
     st.markdown("##### Thank you for taking part!")
     st.caption("All your answers are saved.")
     st.markdown("Your completion code (quote it if you were asked to):")

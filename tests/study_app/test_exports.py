@@ -74,6 +74,19 @@ def test_codebook_documents_every_column(tmp_path):
         assert list(header) == [c for c, *_ in CODEBOOK[name]]
         for col in header:
             assert f"| `{col}` |" in book, (name, col)
+    # The data obey what the codebook says of each column (type and allowed values).
+    loaded = read_export(out)
+    for name, cols in CODEBOOK.items():
+        for col, typ, _meaning, allowed in cols:
+            v = loaded[name][col].dropna()
+            if typ == "int":
+                assert (v.astype(float) == v.astype(float).round()).all(), (name, col)
+            if typ == "bool":
+                assert set(v.astype(str)) <= {"True", "False"}, (name, col)
+            if allowed == "0-1":
+                assert v.astype(float).between(0, 1).all(), (name, col)
+            if allowed == ">= 0":
+                assert (v.astype(float) >= 0).all(), (name, col)
 
 
 def test_export_bad_input_exits_2(tmp_path, caplog):
