@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from train import atomic
+
 
 def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """Float NCHW in [-1, 1] -> uint8 NHWC, as round(clip((x + 1) / 2 * 255)): the quantisation of
@@ -40,8 +42,5 @@ def grid(images_u8: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int
 
 def save_png(path: Path, image_u8: np.ndarray) -> None:
     """Write one uint8 HWC RGB image as PNG (never JPEG), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(image_u8, "RGB").save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic.atomic_file(path) as f:
+        Image.fromarray(image_u8, "RGB").save(f, format="PNG")

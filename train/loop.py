@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from train import checkpoint, dist, images, losses, models, provenance
+from train import atomic, checkpoint, dist, images, losses, models, provenance
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class Records:
         if start_iteration > 0 and self.csv_path.is_file():
             with open(self.csv_path, newline="") as f:  # keep rows up to the checkpoint we resume from
                 self.rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= start_iteration]
-        with open(self.csv_path, "w", newline="") as f:
+        with atomic.atomic_file(self.csv_path, "w", newline="") as f:
             w = csv.DictWriter(f, CSV_FIELDS)
             w.writeheader()
             w.writerows(self.rows)
@@ -190,10 +190,9 @@ class Records:
         b.set_title("HSV-cone colour term")
         b.legend()
         fig.tight_layout()
-        tmp = self.png_path.with_name(".losses.png.tmp")
-        fig.savefig(tmp, format="png", dpi=90)
+        with atomic.atomic_file(self.png_path) as f:
+            fig.savefig(f, format="png", dpi=90)
         plt.close(fig)
-        tmp.replace(self.png_path)
 
 
 def save_checkpoints(ckpt_dir: Path, state: dict, iteration: int, keep: int) -> Path:
@@ -385,7 +384,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
     if info.is_main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         samples_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        atomic.write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         records = Records(run_dir, start_it)
         if hsv_step0 is None:
             hsv_step0 = eval_hsv_swd(sample_images(sampler, eval_z, eval_y), eval_real, cfg)
@@ -577,9 +576,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
             "hsv_swd_ratio": (hsv_final / hsv_step0) if hsv_final is not None and hsv_step0 else None,
             "config": cfg.to_dict(),
         }
-        tmp = run_dir / ".run.json.tmp"
-        tmp.write_text(json.dumps(run_info, indent=2) + "\n")
-        tmp.replace(run_dir / "run.json")
+        atomic.write_text(run_dir / "run.json", json.dumps(run_info, indent=2) + "\n")
         log.info("%s: %d iterations in %.1f s; hsv_swd %.5f -> %s", run_dir, it, wall, hsv_step0 or float("nan"),
                  f"{hsv_final:.5f}" if hsv_final is not None else "n/a")
     if interrupted:

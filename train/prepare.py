@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from train import data
-from train.atomic import atomic_file
+from train.atomic import atomic_file, write_text
 from train.images import grid, save_png
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def run(cfg: PrepareConfig) -> data.Dataset:
     save_png(out / "contact_sheet.png", contact_sheet(ds))
     doc = {"config": _jsonable(asdict(cfg)), "source": str(src), "counts": ds.summary_dict,
            "class_names": ds.class_names, "summary": ds.summary}
-    (out / "prepare.json").write_text(json.dumps(doc, indent=1))
+    write_text(out / "prepare.json", json.dumps(doc, indent=1))
     log.info("wrote %d images, data.npz, data_report.csv/.json and contact_sheet.png to %s", len(ds), out)
     return ds
 
