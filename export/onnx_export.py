@@ -22,6 +22,7 @@ import onnx
 import torch
 
 from train import checkpoint as ckpt
+from train.atomic import write_text
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,7 @@ def measure_parity(path: Path, gen: torch.nn.Module, batch_sizes=PARITY_BATCHES,
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _finish(model: onnx.ModelProto, path: Path, gen, bound: float, sidecar: dict) -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from export import garments as garments_mod
+from train.atomic import write_bytes
 
 SHEET_SIZE = (2339, 1654)  # A4 landscape at 200 dpi, px
 SHEET_DPI = 200
@@ -234,11 +234,8 @@ def pdf_bytes(sheet_u8: np.ndarray, title: str) -> bytes:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes to a temp file beside `path`, then os.replace (no half-written sheets)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write bytes atomically (no half-written sheets): train.atomic.write_bytes."""
+    write_bytes(path, data)
 
 
 def png_bytes(image_u8: np.ndarray) -> bytes:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from train.atomic import atomic_file, write_text
 from train.images import grid, save_png
 
 PNG_COMPRESS_LEVEL = 1  # zlib level: PNG is lossless at every level; 1 is ~5x faster to write than 6
@@ -90,12 +91,8 @@ class PngWriter:
 
 def write_npz(path: Path, images_u8: np.ndarray, **arrays: np.ndarray) -> None:
     """One uint8 array "images" (n, H, W, 3) (+ extra arrays) in an .npz, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_file(path) as f:
         np.savez(f, images=images_u8, **arrays)
-    os.replace(tmp, path)
 
 
 def write_grid(path: Path, images_u8: np.ndarray, max_images: int = 64) -> None:
@@ -153,7 +150,5 @@ def write_samples(sampler, n: int, out: Path, seed: int = 0, fmt: str = "png", g
                 "resolution": sampler.resolution, "labels": None if y is None else
                 ("cycle 0..K-1" if labels is None else "given"), "class_names": sampler.class_names,
                 "files": f"{image_name(0, n)} .. {image_name(n - 1, n)}" if fmt == "png" else "samples.npz"}
-    tmp = out / ".samples.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, out / "samples.json")
+    write_text(out / "samples.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
