@@ -13,8 +13,8 @@ import platform
 import sys
 from pathlib import Path
 
-from train import provenance as tprov
-from train.atomic import write_text
+from inkwash import provenance as tprov
+from inkwash.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"

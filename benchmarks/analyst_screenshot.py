@@ -33,7 +33,7 @@ from study_app.config import StudyConfig  # noqa: E402
 from study_app.create import create_study  # noqa: E402
 from study_app.simulate import SimulateConfig, simulate  # noqa: E402
 from study_app.store import Store  # noqa: E402
-from train.atomic import write_text  # noqa: E402
+from inkwash.atomic import write_text  # noqa: E402
 
 PASSWORD = "screenshot-only"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

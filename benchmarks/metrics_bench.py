@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evalkit import features, inception, metrics  # noqa: E402
-from train import provenance as tprov  # noqa: E402
+from inkwash import provenance as tprov  # noqa: E402
 
 
 def synthetic_pngs(folder: Path, n: int, size: int, seed: int, style: float) -> None:

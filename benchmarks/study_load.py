@@ -51,7 +51,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from study_app.config import StudyConfig  # noqa: E402
 from study_app.create import create_study  # noqa: E402
 from study_app.store import Store  # noqa: E402
-from train import provenance as tprov  # noqa: E402
+from inkwash import provenance as tprov  # noqa: E402
 
 PG_BASE = os.environ.get("STUDY_PG_URL", "postgresql+psycopg://study:study@127.0.0.1:5432/study_test")
 GOAL_P95_MS = 300.0

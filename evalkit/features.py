@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from evalkit import inception
-from train.atomic import atomic_file
+from inkwash.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train import atomic
-from train import provenance as tprov
+from inkwash import atomic
+from inkwash import provenance as tprov
 
 log = logging.getLogger(__name__)
 

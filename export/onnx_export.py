@@ -22,7 +22,7 @@ import onnx
 import torch
 
 from train import checkpoint as ckpt
-from train.atomic import write_text
+from inkwash.atomic import write_text
 
 log = logging.getLogger(__name__)
 

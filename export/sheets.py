@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from export import garments as garments_mod
-from train.atomic import write_bytes
+from inkwash.atomic import write_bytes
 
 SHEET_SIZE = (2339, 1654)  # A4 landscape at 200 dpi, px
 SHEET_DPI = 200

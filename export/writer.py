@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from train.atomic import atomic_file, write_text
+from inkwash.atomic import atomic_file, write_text
 from train.images import grid, save_png
 
 PNG_COMPRESS_LEVEL = 1  # zlib level: PNG is lossless at every level; 1 is ~5x faster to write than 6

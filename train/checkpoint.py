@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from train import models
-from train.atomic import atomic_file
+from inkwash.atomic import atomic_file
 
 FORMAT_VERSION = 1
 

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
-from train import atomic
+from inkwash import atomic
 
 log = logging.getLogger(__name__)
 

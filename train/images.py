@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from train import atomic
+from inkwash import atomic
 
 
 def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:

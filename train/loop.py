@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from train import atomic, checkpoint, dist, images, losses, models, provenance
+from inkwash import atomic, provenance
+from train import checkpoint, dist, images, losses, models
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)

@@ -1,30 +1,91 @@
 """The networks: the paper's generator and critic (Tables 2-3) and the two baselines.
 
-Every package that needs a network gets it from `build`. Images are float NCHW in [-1, 1].
+Every package that needs a network gets it from here: `ModelSpec` says which network and of what
+shape (it travels in checkpoints, export sidecars and samplers), `MODELS` lists the architectures,
+`build` makes a (generator, critic) pair. Images are float NCHW in [-1, 1].
+
+Adding a model is one `MODELS` entry (its generator and critic classes) plus a preset in
+`train/config.py`; everything that enumerates models (`python -m train models`, Table 4) reads `MODELS`.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-MODELS = ("paper", "dcgan", "mlp")
+from inkwash.cli import UserError
+
 RESOLUTIONS = (64, 128, 256)
 CRITIC_NORMS = ("batch", "layer", "none")
+OUTPUT_RANGE = (-1.0, 1.0)  # every generator ends in tanh
 
 
-def _check(name: str, resolution: int, latent_dim: int, num_classes: int, critic_norm: str) -> None:
-    if name not in MODELS:
-        raise ValueError(f"model: unknown {name!r}; choose one of {', '.join(MODELS)}")
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"resolution: {resolution} is not supported; choose 64, 128 or 256")
-    if latent_dim < 1:
-        raise ValueError(f"latent_dim: must be positive, got {latent_dim}")
-    if num_classes < 0:
-        raise ValueError(f"num_classes: must be >= 0, got {num_classes}")
-    if critic_norm not in CRITIC_NORMS:
-        raise ValueError(f"critic_norm: unknown {critic_norm!r}; choose one of {', '.join(CRITIC_NORMS)}")
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a trained generator is: architecture and shape. Stored in every checkpoint (`to_dict`),
+    serialised in export sidecars and read back by samplers and critic loaders (`from_dict`)."""
+    name: str = "paper"                  # a key of MODELS
+    resolution: int = 256                # px; 64, 128 or 256
+    latent_dim: int = 100                # size of z
+    num_classes: int = 0                 # 0 = unconditional; else class-conditional with this many classes
+    class_names: tuple[str, ...] = ()    # one name per class (the data folder's subfolders)
+    critic_norm: str = "batch"           # batch | layer | none: normalisation in the critic
+    output_range: tuple[float, float] = OUTPUT_RANGE  # generator output range (tanh)
+
+    def __post_init__(self):
+        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
+        object.__setattr__(self, "output_range", tuple(float(v) for v in self.output_range))
+
+    def validate(self) -> ModelSpec:
+        """Raise UserError naming the field for any bad value; return self."""
+        if self.name not in MODELS:
+            raise UserError(f"model: unknown {self.name!r}; choose one of {', '.join(MODELS)}")
+        if self.resolution not in RESOLUTIONS:
+            raise UserError(f"resolution: {self.resolution} is not supported; choose 64, 128 or 256")
+        if self.latent_dim < 1:
+            raise UserError(f"latent_dim: must be positive, got {self.latent_dim}")
+        if self.num_classes < 0:
+            raise UserError(f"num_classes: must be >= 0, got {self.num_classes}")
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise UserError(f"class_names: {len(self.class_names)} names for {self.num_classes} classes")
+        if self.critic_norm not in CRITIC_NORMS:
+            raise UserError(f"critic_norm: unknown {self.critic_norm!r}; choose one of {', '.join(CRITIC_NORMS)}")
+        return self
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (lists for tuples): the checkpoint's and the sidecar's "model" entry."""
+        d = dataclasses.asdict(self)
+        d["class_names"], d["output_range"] = list(self.class_names), list(self.output_range)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        """Read a spec written by `to_dict` (or by older versions, whose dicts lack some fields)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in d.items() if k in known and v is not None}
+        if "num_classes" not in values and values.get("class_names"):
+            values["num_classes"] = len(values["class_names"])
+        return cls(**values)
+
+    def build(self) -> tuple[Generator, Critic]:
+        """A fresh (generator, critic) pair of this spec (random weights, train mode)."""
+        self.validate()
+        arch = MODELS[self.name]
+        norm = self.critic_norm if self.critic_norm in arch.critic_norms else arch.critic_norms[0]
+        return (arch.generator(self.latent_dim, self.resolution, self.num_classes),
+                arch.critic(self.resolution, self.num_classes, norm))
+
+    def build_generator(self) -> Generator:
+        """A fresh generator of this spec."""
+        self.validate()
+        return MODELS[self.name].generator(self.latent_dim, self.resolution, self.num_classes)
 
 
 def _critic_norm(kind: str, channels: int) -> nn.Module:
@@ -204,22 +265,32 @@ class MLPCritic(Critic):
         super().__init__(nn.Sequential(*layers), 256, num_classes)
 
 
+@dataclass(frozen=True)
+class Architecture:
+    """One entry of MODELS: the classes and what the architecture is."""
+    generator: type[Generator]      # (latent_dim, resolution, num_classes) -> Generator
+    critic: type[Critic]            # (resolution, num_classes, norm) -> Critic
+    title: str                      # one line for summaries and tables
+    critic_norms: tuple[str, ...] = CRITIC_NORMS  # the critic's norm choices; the first is its default
+    table4: bool = True             # a row of the paper's Table 4 (`python -m evalkit table4`)
+
+
+MODELS: dict[str, Architecture] = {
+    "paper": Architecture(PaperGenerator, PaperCritic, "the paper's WGAN, Tables 2-3 (5x5 stride-2 convs)"),
+    "dcgan": Architecture(DCGANGenerator, DCGANCritic, "DCGAN, Radford et al. 2015 (4x4 stride-2 convs)"),
+    "mlp": Architecture(MLPGenerator, MLPCritic, "the \"primitive\" fully connected GAN", critic_norms=("none",)),
+}
+
+
 def build(name: str, resolution: int = 256, latent_dim: int = 100, num_classes: int = 0,
           critic_norm: str = "batch") -> tuple[Generator, Critic]:
-    """Return (generator, critic) for `name` in paper | dcgan | mlp.
+    """Return (generator, critic) for `name`, a key of MODELS (paper | dcgan | mlp).
 
     `critic_norm` (batch | layer | none) replaces the critic's BatchNorm; a gradient penalty needs
-    per-sample gradients, which batch statistics make undefined. The MLP critic has no
-    normalisation layers, so the switch does not apply to it.
+    per-sample gradients, which batch statistics make undefined. An architecture whose critic has
+    no normalisation layers (the MLP) ignores it.
     """
-    _check(name, resolution, latent_dim, num_classes, critic_norm)
-    if name == "paper":
-        return (PaperGenerator(latent_dim, resolution, num_classes),
-                PaperCritic(resolution, num_classes, critic_norm))
-    if name == "dcgan":
-        return (DCGANGenerator(latent_dim, resolution, num_classes),
-                DCGANCritic(resolution, num_classes, critic_norm))
-    return MLPGenerator(latent_dim, resolution, num_classes), MLPCritic(resolution, num_classes)
+    return ModelSpec(name, resolution, latent_dim, num_classes, critic_norm=critic_norm).build()
 
 
 def count_params_keras(module: nn.Module) -> int:

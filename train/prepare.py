@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from train import data
-from train.atomic import atomic_file, write_text
+from inkwash.atomic import atomic_file, write_text
 from train.images import grid, save_png
 
 log = logging.getLogger(__name__)
