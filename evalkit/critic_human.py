@@ -24,9 +24,8 @@ from PIL import Image
 from scipy import stats
 
 from evalkit import report
-from train.checkpoint import load_checkpoint
+from train import checkpoint as ckpt
 from train.images import from_uint8
-from train.models import build
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +103,11 @@ def read_study(study: Path) -> list[dict]:
 def load_critic(run: Path, checkpoint: Path | None = None) -> tuple[torch.nn.Module, dict]:
     """The run's critic in eval mode (BatchNorm uses its running statistics) and the model metadata."""
     path = Path(checkpoint) if checkpoint else Path(run) / "checkpoints" / "latest.pt"
-    state = load_checkpoint(path)
-    meta = state["model"]
-    if state.get("critic") is None:
-        raise StudyError(f"{path}: the checkpoint has no critic weights")
-    _, critic = build(meta["name"], meta["resolution"], meta["latent_dim"], meta.get("num_classes", 0),
-                      meta.get("critic_norm", "batch"))
-    critic.load_state_dict(state["critic"])
-    critic.eval()
-    return critic, {**meta, "checkpoint": str(path.resolve()), "iteration": int(state.get("iteration", 0))}
+    try:
+        critic, info = ckpt.load_critic(path)
+    except ValueError as e:
+        raise StudyError(str(e)) from e
+    return critic, {**info["spec"].to_dict(), "checkpoint": info["checkpoint"], "iteration": info["iteration"]}
 
 
 def score_images(critic: torch.nn.Module, files: list[Path], resolution: int, num_classes: int = 0,

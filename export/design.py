@@ -28,7 +28,7 @@ from tqdm import tqdm
 from export import garments as garments_mod
 from export import sheets, tiling
 from export.sampler import DeviceError
-from train.checkpoint import sha256_file
+from inkwash.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")

@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 import torch
 
+from inkwash.hashing import sha256_file
 from train import checkpoint as ckpt
 from inkwash.atomic import write_text
 
@@ -171,7 +172,7 @@ def _finish(model: onnx.ModelProto, path: Path, gen, bound: float, sidecar: dict
         if not parity["max_abs_diff"] <= bound:
             raise ExportError(f"{path}: onnxruntime differs from PyTorch by {parity['max_abs_diff']:.3g} "
                               f"(bound {bound:g}); the export is not written")
-        sha = ckpt.sha256_file(tmp)
+        sha = sha256_file(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -198,11 +199,11 @@ def export_run(run_dir: Path, checkpoint: Path | None = None, ema: bool = True, 
     out = Path(out) if out is not None else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     gen, info = ckpt.load_generator(checkpoint, ema=ema)
-    log.info("exporting %s generator (%d px, %s weights, iteration %d) from %s", info["model"]["name"],
+    log.info("exporting %s generator (%d px, %s weights, iteration %d) from %s", info["spec"].name,
              gen.resolution, "EMA" if info["ema"] else "raw", info["iteration"], checkpoint)
-    class_names = list(info["model"].get("class_names") or [])
+    class_names = list(info["spec"].class_names)
     graph_meta = {"latent_dim": gen.latent_dim, "resolution": gen.resolution, "num_classes": gen.num_classes,
-                  "class_names": class_names, "output_range": list(OUTPUT_RANGE), "model": info["model"]["name"]}
+                  "class_names": class_names, "output_range": list(OUTPUT_RANGE), "model": info["spec"].name}
     model = to_onnx(gen, opset)
     opset_used = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     inputs = [{"name": INPUT_Z, "dtype": "float32", "shape": ["batch", gen.latent_dim]}]
@@ -219,7 +220,7 @@ def export_run(run_dir: Path, checkpoint: Path | None = None, ema: bool = True, 
         "opset": opset_used, "ir_version": model.ir_version,
         "exporter": "torch.onnx.export(dynamo=True, dynamic_shapes={batch: Dim})",
         "source_checkpoint": info["checkpoint"], "source_checkpoint_sha256": info["checkpoint_sha256"],
-        "ema": info["ema"], "iteration": info["iteration"], "model_config": info["model"],
+        "ema": info["ema"], "iteration": info["iteration"], "model_config": info["spec"].to_dict(),
         "versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     _set_metadata(model, {**graph_meta, "precision": "fp32"})

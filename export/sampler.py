@@ -20,6 +20,7 @@ import torch
 
 from export.onnx_export import (INPUT_LABELS, INPUT_Z, META_PREFIX, OUTPUT, OUTPUT_RANGE, default_labels,
                                 make_latents)
+from inkwash.hashing import sha256_file
 from train import checkpoint as ckpt
 from train.images import to_uint8
 
@@ -213,7 +214,7 @@ def load_sampler(path: Path | str, device: str = "auto", threads: int | None = N
             expected = json.loads(sidecar.read_text()).get("model_sha256")
         except (ValueError, UnicodeDecodeError, AttributeError):
             expected = None  # reported by _metadata
-        if expected is not None and ckpt.sha256_file(path) != expected:
+        if expected is not None and sha256_file(path) != expected:
             raise ModelFileError(f"{path}: SHA-256 does not match its sidecar {sidecar.name}; the file changed "
                                  f"after export; re-export it with python -m export onnx RUN_DIR")
     sess = _open_session(path, device, threads)
@@ -231,8 +232,9 @@ class TorchSampler(Sampler):
         self.device = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
         gen, info = ckpt.load_generator(checkpoint, ema=ema, map_location=self.device)
         self.generator = gen.to(self.device)
-        meta = {"latent_dim": gen.latent_dim, "resolution": gen.resolution, "num_classes": gen.num_classes,
-                "class_names": list(info["model"].get("class_names") or []), "output_range": list(OUTPUT_RANGE),
+        spec = info["spec"]
+        meta = {"latent_dim": spec.latent_dim, "resolution": spec.resolution, "num_classes": spec.num_classes,
+                "class_names": list(spec.class_names), "output_range": list(spec.output_range),
                 "source_checkpoint": info["checkpoint"], "source_checkpoint_sha256": info["checkpoint_sha256"],
                 "ema": info["ema"]}
         self.path = Path(checkpoint)

@@ -3,20 +3,20 @@
 A checkpoint is a dict of plain types and tensors, so it loads with `weights_only=True`:
 
     {"format": 1,
-     "model": {"name", "resolution", "latent_dim", "num_classes", "critic_norm", "class_names"},
+     "model": ModelSpec.to_dict(),     # train.models.ModelSpec: architecture and shape
      "config": {...},                  # the run's TrainConfig as a dict
      "generator": state_dict, "critic": state_dict, "generator_ema": state_dict | None,
      "opt_g": state_dict, "opt_d": state_dict, "iteration": int, ...}
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
 from train import models
 from inkwash.atomic import atomic_file
+from inkwash.hashing import sha256_file
 
 FORMAT_VERSION = 1
 
@@ -43,13 +43,14 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return state
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def load_spec(state: dict) -> models.ModelSpec:
+    """The ModelSpec of a loaded checkpoint (its "model" entry)."""
+    return models.ModelSpec.from_dict(state["model"])
+
+
+def _info(path: Path, state: dict, spec: models.ModelSpec) -> dict:
+    return {"spec": spec, "iteration": int(state.get("iteration", 0)), "checkpoint": str(Path(path).resolve()),
+            "checkpoint_sha256": sha256_file(path)}
 
 
 def load_generator(path: Path, ema: bool = True, map_location: str | torch.device = "cpu"
@@ -57,15 +58,26 @@ def load_generator(path: Path, ema: bool = True, map_location: str | torch.devic
     """Rebuild the generator of a checkpoint in eval mode.
 
     Uses the EMA weights when `ema` and the checkpoint has them. Returns (generator, info) with
-    info = {"model": {...}, "ema": bool, "iteration": int, "checkpoint": str, "checkpoint_sha256": str}.
+    info = {"spec": ModelSpec, "ema": bool, "iteration": int, "checkpoint": str, "checkpoint_sha256": str}.
     """
     state = load_checkpoint(path, map_location)
-    meta = state["model"]
-    gen, _ = models.build(meta["name"], meta["resolution"], meta["latent_dim"], meta.get("num_classes", 0),
-                          meta.get("critic_norm", "batch"))
+    spec = load_spec(state)
+    gen = spec.build_generator()
     use_ema = bool(ema and state.get("generator_ema") is not None)
     gen.load_state_dict(state["generator_ema"] if use_ema else state["generator"])
     gen.eval()
-    info = {"model": dict(meta), "ema": use_ema, "iteration": int(state.get("iteration", 0)),
-            "checkpoint": str(Path(path).resolve()), "checkpoint_sha256": sha256_file(path)}
-    return gen, info
+    return gen, {**_info(path, state, spec), "ema": use_ema}
+
+
+def load_critic(path: Path, map_location: str | torch.device = "cpu") -> tuple[models.Critic, dict]:
+    """Rebuild the critic of a checkpoint in eval mode (BatchNorm uses its running statistics).
+
+    Returns (critic, info) with info = {"spec", "iteration", "checkpoint", "checkpoint_sha256"}."""
+    state = load_checkpoint(path, map_location)
+    if state.get("critic") is None:
+        raise ValueError(f"{path}: the checkpoint has no critic weights")
+    spec = load_spec(state)
+    _, critic = spec.build()
+    critic.load_state_dict(state["critic"])
+    critic.eval()
+    return critic, _info(path, state, spec)

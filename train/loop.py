@@ -391,8 +391,8 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -
             hsv_step0 = eval_hsv_swd(sample_images(sampler, eval_z, eval_y), eval_real, cfg)
             images.save_png(samples_dir / f"grid_{start_it:07d}.png",
                             images.grid(images.to_uint8(sample_images(sampler, grid_z, grid_y)), cols))
-    model_meta = {"name": cfg.model, "resolution": cfg.resolution, "latent_dim": cfg.latent_dim,
-                  "num_classes": num_classes, "critic_norm": cfg.critic_norm, "class_names": list(ds.class_names)}
+    model_meta = models.ModelSpec(cfg.model, cfg.resolution, cfg.latent_dim, num_classes,
+                                  tuple(ds.class_names) if num_classes else (), cfg.critic_norm).to_dict()
     setup_seconds = time.perf_counter() - t_setup
 
     local_b = cfg.batch_size // info.world_size
