@@ -17,13 +17,14 @@ left out with it); a generated image closer than that to some real image is flag
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import numpy as np
 import torch
 from PIL import Image
 
+from inkwash.cli import UserError
+from inkwash.hashing import sha256_bytes
 from train.images import grid
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def dedupe(images_u8: np.ndarray) -> np.ndarray:
     seen: set[str] = set()
     keep = []
     for i, im in enumerate(images_u8):
-        key = min(hashlib.sha1(np.ascontiguousarray(_flip(im[None], f)[0]).tobytes()).hexdigest() for f in FLIPS)
+        key = min(sha256_bytes(np.ascontiguousarray(_flip(im[None], f)[0]).tobytes()) for f in FLIPS)
         if key not in seen:
             seen.add(key)
             keep.append(i)
@@ -122,7 +123,7 @@ def nn_search(gen: np.ndarray, real_variants: np.ndarray, owner: np.ndarray, sca
 def _summary(gen_dist: np.ndarray, real_loo: np.ndarray, percentile: float) -> dict:
     finite = real_loo[np.isfinite(real_loo)]
     if len(finite) == 0:
-        raise ValueError("memorisation needs at least 2 distinct real images")
+        raise UserError("memorisation needs at least 2 distinct real images; add images to the real set")
     threshold = float(np.percentile(finite, percentile))
     flagged = gen_dist < threshold
     return {"threshold": threshold, "flagged_share": float(flagged.mean()), "flagged": flagged,
