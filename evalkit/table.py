@@ -95,8 +95,9 @@ class Metric:
         return self.fn(*sets, **self.settings(values))
 
     def column_names(self, n_label: str, result: dict | None = None) -> dict[str, str]:
-        """Result key -> column name for a result (None: the columns of a metric that could not run)."""
-        return {k: c.format(N=n_label, **(result or {})) for k, c in self.columns.items()}
+        """Result key -> column name for a result (None: the columns of a metric that could not run, named
+        with its default options)."""
+        return {k: c.format(N=n_label, **{**self.defaults(), **(result or {})}) for k, c in self.columns.items()}
 
     def provenance(self, values: dict, result: dict | None = None) -> dict:
         """What a result file records about this metric: function, definition, options and result facts."""
