@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evalkit import memorization, metrics, report, weights
+from evalkit import memorization, report, weights
 from evalkit.report import UNAVAILABLE_WEIGHTS, BarPlot, n_label
 from evalkit.table import METRICS
 from inkwash import provenance
@@ -28,7 +28,6 @@ from train.images import grid, save_png
 log = logging.getLogger(__name__)
 
 SAMPLE_GRID = 16
-PR_COLUMNS = ("precision_incv3_k3", "recall_incv3_k3")  # Kynkaanniemi et al. 2019 on Inception pool3, k = 3
 
 
 @dataclass
@@ -178,11 +177,6 @@ def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label:
     gen = _sets(gen_u8, real["weights"], cfg)
     row.update(_measure(real, gen, cfg, label))
     gen_feats = gen.get("pool3")
-    if gen_feats is not None:
-        pr = metrics.precision_recall(real["pool3"], gen_feats, k=3)
-        row.update(zip(PR_COLUMNS, (pr["precision"], pr["recall"])))
-    else:
-        row.update(dict.fromkeys(PR_COLUMNS, UNAVAILABLE_WEIGHTS))
 
     # Memorisation against the de-duplicated originals.
     mem = memorization.memorisation(gen_u8, real["images"], gen_feats, real.get("pool3"))
@@ -290,8 +284,6 @@ def run_compare(cfg: CompareConfig, extra_provenance: dict | None = None) -> dic
         seeds={"latents": cfg.seed}, metrics=metric_prov,
         protocol={"memorisation": f"nearest real original; hsv64 = RMS per-pixel cone distance at 64 px "
                                   f"({real.get('cone')}), originals + flips; flag < p5 of real leave-one-out NN",
-                  "precision_recall": "Kynkaanniemi et al. 2019, k=3, Inception pool3 features "
-                                      "(not comparable with published VGG-16 values)",
                   "generation": "ONNX sampler, one untimed warm-up batch; PNG = the same latents through "
                                 "export.writer.write_samples (worker processes, PNG never JPEG)"},
         inception_weights=weights_doc,
@@ -302,8 +294,6 @@ def run_compare(cfg: CompareConfig, extra_provenance: dict | None = None) -> dic
     notes = [f"N = {cfg.n} generated images per model (seed {cfg.seed}) against {len(real_u8)} real originals. "
              "Columns ending in `_std` are standard deviations, `_sem` standard errors of the mean.",
              *metric_notes,
-             "`precision_incv3_k3` / `recall_incv3_k3` use Inception-v3 features, not the VGG-16 features "
-             "of Kynkaanniemi et al. 2019: not comparable with published precision/recall values.",
              "A memorisation flag means a sample is closer to some real image than 95 % of the real images "
              "are to their nearest other original (HSV cone, 64 px, flips included). Verbatim or flipped copies "
              "are flagged; so can be flat, low-contrast samples that sit near the middle of the real set: "
@@ -320,9 +310,7 @@ def run_compare(cfg: CompareConfig, extra_provenance: dict | None = None) -> dic
              BarPlot(f"gen_{label}_png_seconds", f"time to generate {cfg.n} images (PNG on disk)", "seconds"),
              *plots,
              BarPlot(f"nn_hsv64_flagged_share_{label}", "share of samples closer to a real image than p5 of "
-                     "real-real NN (HSV cone, 64 px)", "share"),
-             BarPlot(PR_COLUMNS[0], "precision (Inception features, k=3)", "precision"),
-             BarPlot(PR_COLUMNS[1], "recall (Inception features, k=3)", "recall")]
+                     "real-real NN (HSV cone, 64 px)", "share")]
     return report.write_result(out / "compare", rows, prov, plots=plots,
                                image_plots={"samples_png": "generated samples (first 16, same seed)",
                                             "nn_pairs_png": "closest (generated, real) pairs, HSV cone 64 px"},

@@ -271,7 +271,8 @@ def coverage_share(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -
 
 
 def precision_recall(real_feats: np.ndarray, gen_feats: np.ndarray, k: int = 3) -> dict:
-    """Improved precision and recall of `gen_feats` against `real_feats` (rows are samples)."""
+    """Improved precision and recall (Kynkaanniemi et al. 2019): the share of generated features inside the
+    real set's k-NN manifold and the share of real features inside the generated one; rows are samples."""
     real_feats = np.asarray(real_feats, np.float64)
     gen_feats = np.asarray(gen_feats, np.float64)
     if real_feats.ndim != 2 or gen_feats.ndim != 2 or real_feats.shape[1] != gen_feats.shape[1]:

@@ -158,6 +158,15 @@ METRICS: dict[str, Metric] = {
         plots=(Plot("value", "KID, subset size {subset_size}", "KID"),),
         note="KID is unbiased; its subset size is {subset_size}, `kid_*_std` the standard deviation over "
              "{subsets} subsets."),
+    "pr": Metric(
+        metrics.precision_recall, POOL3, against_real=True, help="improved precision and recall of B (generated) "
+        "against A (real)", columns={"precision": "precision_incv3_k{k}", "recall": "recall_incv3_k{k}"},
+        summary="precision {precision:.4g}, recall {recall:.4g} (k={k}, {n_real} real, {n_gen} generated)",
+        options=(Option("--k", "k", "k-th nearest neighbour sets each ball's radius"),),
+        plots=(Plot("precision", "precision (Inception features, k={k})", "precision"),
+               Plot("recall", "recall (Inception features, k={k})", "recall")),
+        note="`precision_incv3_k{k}` / `recall_incv3_k{k}` use Inception-v3 features, not the VGG-16 features of "
+             "Kynkaanniemi et al. 2019: not comparable with published precision/recall values."),
     "msssim": Metric(
         ms_ssim_pairs, IMAGES, against_real=False, help="MS-SSIM diversity of A (lower = more diverse)",
         columns={"value": "{label}_{N}", "std": "{label}_{N}_std", "sem": "{label}_{N}_sem"},

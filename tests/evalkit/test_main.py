@@ -20,7 +20,7 @@ from evalkit.table import METRICS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_fid_is_kid_features_json(tmp_path, capsys, inception_weights, synthetic_images, write_images):
+def test_fid_is_kid_pr_features_json(tmp_path, capsys, inception_weights, synthetic_images, write_images):
     a = tmp_path / "a"
     write_images(a, synthetic_images(4, size=16, seed=1))
     b = tmp_path / "b"
@@ -44,6 +44,10 @@ def test_fid_is_kid_features_json(tmp_path, capsys, inception_weights, synthetic
     assert main(["kid", str(a), str(b), *w, "--subsets", "3"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["subset_size"] == 4 and r["subsets"] == 3 and r["cache_hit"] == [True, True]
+
+    assert main(["pr", str(a), str(b), *w]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["k"] == 3 and r["cache_hit"] == [True, True]
 
     out_npz = tmp_path / "f.npz"
     assert main(["features", str(a), "--out", str(out_npz), *w]) == 0
