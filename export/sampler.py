@@ -128,11 +128,11 @@ def spec_of(meta: dict) -> ModelSpec:
 class Sampler:
     """An onnxruntime session on a generator file, with its metadata and ModelSpec. Use `load_sampler`."""
 
-    def __init__(self, path: Path, sess, meta: dict, spec: ModelSpec | None = None):
+    def __init__(self, path: Path, sess, meta: dict):
         self.path = Path(path)
         self.session = sess
         self.meta = meta
-        self.spec: ModelSpec = spec if spec is not None else spec_of(meta)
+        self.spec: ModelSpec = spec_of(meta)
         self.provider: str = sess.get_providers()[0]
 
     @property
