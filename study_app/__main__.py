@@ -48,13 +48,7 @@ COMMAND = cli.Command(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; an unknown verb is an error, not a flag of the default verb."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    names = [v.name for v in COMMAND.verbs]
-    if argv and not argv[0].startswith("-") and argv[0] not in names:
-        # serve takes no positional argument, so a leading word can only be a misspelt verb
-        # (without this, `studio --help` would print serve's help and exit 0).
-        cli.Parser(prog=COMMAND.prog).error(f"unknown verb {argv[0]!r}; choose from {', '.join(names)}")
+    """Run the command line (no verb: serve)."""
     return COMMAND.main(argv)
 
 

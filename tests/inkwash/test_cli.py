@@ -53,9 +53,11 @@ def test_bad_flag_and_unknown_verb_exit_2_with_one_line(capsys):
         _command([]).main(["fail", "--n", "0"])
     assert e.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
-    with pytest.raises(SystemExit) as e:
-        _command([]).main(["nosuchverb"])
-    assert e.value.code == 2
+    for argv in (["nosuchverb"], ["nosuchverb", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            _command([]).main(argv)
+        assert e.value.code == 2
+    assert "unknown verb 'nosuchverb'; choose one of fail, bug" in capsys.readouterr().err
 
 
 def test_help_lists_verbs_and_ends_with_the_example(capsys):

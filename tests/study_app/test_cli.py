@@ -49,7 +49,7 @@ def test_an_unknown_verb_is_an_error_not_the_serve_help(capsys):
         main(["studio", "--help"])
     err = capsys.readouterr().err
     assert e.value.code == 2
-    assert err == ("python -m study_app: error: unknown verb 'studio'; choose from serve, create, "
+    assert err == ("python -m study_app: error: unknown verb 'studio'; choose one of serve, create, "
                    "export, simulate (see --help)\n")
 
 
