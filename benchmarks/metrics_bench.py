@@ -10,7 +10,6 @@ weights' values). The numbers they produce are compared too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile

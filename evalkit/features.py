@@ -19,12 +19,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from evalkit import inception, weights
-from evalkit.inception import PREPROCESS_VERSION, preprocess, tf32_off
+from evalkit.inception import PREPROCESS_VERSION, preprocess
 from inkwash.atomic import atomic_file
 from inkwash.cli import UserError
 from inkwash.hashing import sha256_bytes, sha256_file, sha256_text
 from inkwash.paths import cache_dir
-from train.device import resolve_device
+from train.device import resolve_device, tf32
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def extract_features(images_u8, weights_path: Path, device: str = "auto", batch_
     logits = np.empty((n, 1008), np.float32)
     t0 = time.perf_counter()
     i = 0
-    with tf32_off(), torch.inference_mode(), tqdm(total=n, desc=desc, unit="img", disable=not progress,
+    with tf32(False), torch.inference_mode(), tqdm(total=n, desc=desc, unit="img", disable=not progress,
                                                   leave=False) as bar:
         for b in _prefetch(batches):
             x = torch.from_numpy(np.ascontiguousarray(b)).to(dev, non_blocking=True)

@@ -6,11 +6,9 @@ the last block, a 1008-way fc). Its weights file is found, checked and loaded by
 
 Preprocessing (torch-fidelity 0.4.0 = the TF FID graph): uint8 RGB -> float32 -> TF1-compatible
 bilinear resize to 299 (no half-pixel offset, edge clamp) -> (x - 128) / 128 -> FIDInception in fp32,
-TF32 off. Outputs per image: pool3 (2048) and logits_unbiased (1008).
+TF32 off (train.device.tf32). Outputs per image: pool3 (2048) and logits_unbiased (1008).
 """
 from __future__ import annotations
-
-import contextlib
 
 import torch
 import torch.nn as nn
@@ -55,18 +53,6 @@ def preprocess(batch_u8: torch.Tensor) -> torch.Tensor:
     x = tf1_resize_bilinear(x, (INPUT_SIZE, INPUT_SIZE))
     x = (x - 128) / 128
     return x.contiguous(memory_format=torch.channels_last)
-
-
-@contextlib.contextmanager
-def tf32_off():
-    """Disable TF32 for cuDNN convolutions and matmuls inside the block (restored after)."""
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 class BasicConv2d(nn.Module):

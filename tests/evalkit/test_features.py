@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from evalkit import features
 
@@ -90,12 +89,28 @@ def test_onnx_input_is_sampled_through_export_load_sampler(tmp_path, monkeypatch
         features.load_images(onnx)
 
 
+def test_the_network_runs_with_tf32_off_and_the_setting_is_restored(inception_weights, synthetic_images,
+                                                                  monkeypatch):
+    from train.device import tf32, tf32_enabled
+    seen, network = [], features._network
+
+    def spy(path, dev):
+        net = network(path, dev)
+        return lambda x: (seen.append(tf32_enabled()), net(x))[1]
+    monkeypatch.setattr(features, "_network", spy)
+    with tf32(True):
+        features.extract_features(synthetic_images(2, size=32), inception_weights, device="cpu")
+        assert tf32_enabled()                                # restored afterwards
+    assert seen == [False]
+
+
 @pytest.mark.gpu
 def test_cuda_features_match_cpu_with_tf32_off(inception_weights, synthetic_images):
+    from train.device import tf32, tf32_enabled
     imgs = synthetic_images(4, size=32, seed=8)
     cpu = features.extract_features(imgs, inception_weights, device="cpu")
-    torch.backends.cudnn.allow_tf32 = True                  # the process default; extraction turns it off
-    gpu = features.extract_features(imgs, inception_weights, device="cuda")
+    with tf32(True):                                         # a caller's setting; extraction turns it off
+        gpu = features.extract_features(imgs, inception_weights, device="cuda")
+        assert tf32_enabled()                                # restored afterwards
     assert gpu["device"].startswith("cuda") and gpu["tf32"] is False
-    assert torch.backends.cudnn.allow_tf32                  # restored afterwards
     np.testing.assert_allclose(gpu["pool3"], cpu["pool3"], rtol=0, atol=1e-5)

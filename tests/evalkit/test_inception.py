@@ -1,4 +1,4 @@
-"""The FID Inception network and its preprocessing: layout, TF1 resize, scaling, TF32, the fused form."""
+"""The FID Inception network and its preprocessing: layout, TF1 resize, scaling, the fused form."""
 from __future__ import annotations
 
 import torch
@@ -53,14 +53,3 @@ def test_fused_network_matches_the_plain_one(inception_weights, synthetic_images
         p1, l1 = fused(x)
     assert float((p1 - p0).abs().max()) <= 1e-5 * float(p0.abs().max())
     assert float((l1 - l0).abs().max()) <= 1e-5 * float(l0.abs().max())
-
-
-def test_tf32_is_off_inside_and_restored_after():
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
-    try:
-        with inception.tf32_off():
-            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
-        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
