@@ -4,9 +4,11 @@ columns for, as stylegan2-ada's metric_main.py registers its metrics, but as a p
 An entry says what a metric reads (Inception pool3 features, Inception logits or uint8 images; of the
 generated set alone, or of a real set and a generated set), its options (command-line flags whose
 defaults are the function's own keyword defaults), the compare columns its result fills, the plots
-drawn from them and the note printed under the table. Its function's name states the protocol
-(the features, the fixed constants); the maths is a pure function in evalkit.metrics, which a
-function here only unpacks and names. Adding a metric is one entry (plus its maths):
+drawn from them and the note printed under the table. The protocol shows in the names: the function's
+(`kid_incv3_poly3`: Inception-v3 features, cubic kernel) or the columns' (`precision_incv3_k{k}`). The
+maths is a pure function in evalkit.metrics, registered as it is when it takes (real, gen) or (gen)
+and returns a dict, else through a small function here that unpacks and names its result. Adding a
+metric is one entry (plus its maths):
 
     "swd": Metric(metrics.swd_laplacian, IMAGES, against_real=True, help="sliced Wasserstein ...",
                   columns={"value": "swd_lap_{N}"}, summary="N={n}",
