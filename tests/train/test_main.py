@@ -1,15 +1,21 @@
+"""`python -m train`: presets, --dry-run, --help of every verb, bad input through the CLI skeleton."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+import torch
 
-from train import cli, config
+from train import checkpoint, config
 from train.__main__ import main as train_main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def dry(capsys, *argv) -> dict:
-    assert cli.main([*argv, "--dry-run"]) == 0
+    assert train_main([*argv, "--dry-run"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -47,11 +53,38 @@ def test_wgan_gp_brings_its_own_recipe_and_flags_override_it(capsys):
     assert c["resolution"] == 256 and "lr_g" in c["extra"]["flags"]
 
 
-def test_help_ends_with_an_example(capsys):
-    with pytest.raises(SystemExit):
-        cli.main(["--help"])
+@pytest.mark.parametrize("verb,flags", [([], ["--preset", "--resume", "--dry-run", "--iters"]),
+                                        (["prepare"], ["--data", "--out", "--amplify-to"]),
+                                        (["models"], ["--model", "--resolution"])], ids=["train", "prepare", "models"])
+def test_help_of_every_verb_lists_its_flags_and_an_example(capsys, verb, flags):
+    with pytest.raises(SystemExit) as e:
+        train_main([*verb, "--help"])
+    assert e.value.code == 0
     out = capsys.readouterr().out
-    assert "generator steps" in out and out.strip().splitlines()[-1].startswith("example: python -m train")
+    assert all(f in out for f in flags), out
+    assert any(line.startswith(f"example: python -m train {' '.join(verb)}".rstrip()) for line in out.splitlines())
+    if not verb:  # the default verb's help names the others
+        assert "generator steps" in out and out.strip().splitlines()[-1].startswith("verbs: prepare, models")
+
+
+def test_prepare_help_does_not_import_torch():
+    code = ("import sys\nfrom train.__main__ import main\ntry:\n    main(['prepare', '--help'])\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\nprint('torch loaded:', 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "torch loaded: False"
+
+
+@pytest.mark.parametrize("argv", [["--iters", "ten"], ["--no-such-flag"], ["models", "--resolution", "100"],
+                                  ["models", "--latent-dim", "0"], ["prepare"]],
+                         ids=["bad-int", "unknown-flag", "bad-choice", "bad-latent", "missing-out"])
+def test_bad_arguments_exit_2_with_one_line_and_no_traceback(capsys, argv):
+    with pytest.raises(SystemExit) as e:
+        train_main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m train") and ": error: " in err[0], err
 
 
 @pytest.mark.parametrize("argv,field", [
@@ -67,7 +100,7 @@ def test_help_ends_with_an_example(capsys):
 def test_bad_config_fails_before_any_work_with_one_line_naming_the_field(tmp_path, capsys, argv, field):
     assert train_main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"error: {field}:"), err
+    assert len(err) == 1 and err[0].startswith(f"python -m train: error: {field}:"), err
     assert not any(tmp_path.iterdir())
 
 
@@ -82,16 +115,12 @@ def test_empty_data_folder_fails_with_exit_2_and_no_run_folder(tmp_path, capsys)
     assert not out.exists()
 
 
-def test_cli_trains_on_a_folder_through_load_folder(tmp_path, monkeypatch):
+def test_cli_trains_on_a_folder_through_load_folder(tmp_path, monkeypatch, synthetic_images, write_images):
     monkeypatch.setenv("INKWASH_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "patterns"
-    rng = np.random.default_rng(0)
-    for cls in ("a", "b"):
-        (data / cls).mkdir(parents=True)
-        for i in range(4):
-            img = np.full((80, 96, 3), 230, np.uint8)
-            img[rng.integers(0, 60):][:12] = rng.integers(0, 80)
-            Image.fromarray(img).save(data / cls / f"{i}.png")
+    images = synthetic_images(8, size=80, seed=3)
+    for k, cls in enumerate(("a", "b")):
+        write_images(data / cls, images[k::2])
     out = tmp_path / "runs"
     assert train_main(["--data", str(data), "--out", str(out), "--name", "t", "--iters", "2", "--batch-size", "4",
                        "--tick", "1", "--conditional", "--quiet", "--n-grid", "4", "--eval-n", "8",
@@ -109,7 +138,34 @@ def test_resolve_rejects_unknown_preset():
 def test_mlp_model_records_no_critic_norm_and_bf16_needs_cuda():
     cfg = config.resolve({"preset": "paper", "model": "mlp"})
     assert cfg.critic_norm == "none"
-    import torch
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="dtype: bf16"):
             config.resolve({"dtype": "bf16"})
+
+
+@pytest.fixture(scope="module")
+def small_latent_run(run_factory):
+    """A finished demo-preset run (BatchNorm critic, Adam) with latent_dim 32: its latest.pt."""
+    return run_factory("latent32", latent_dim=32) / "checkpoints" / "latest.pt"
+
+
+def test_resume_takes_the_architecture_from_the_checkpoint_in_a_new_config(small_latent_run):
+    cfg = config.resolve({"preset": "demo", "resume": str(small_latent_run), "iters": 5})
+    state = checkpoint.load_checkpoint(small_latent_run)
+    new = config.for_resume(cfg, state, small_latent_run)
+    assert (new.latent_dim, new.resolution, new.critic_norm) == (32, 64, "batch") and new.iters == 5
+    assert new.run_dir == small_latent_run.parent.parent  # continues in the checkpoint's own run folder
+    assert cfg.latent_dim == 100 and cfg.run_dir == Path("runs/demo")  # the given config is left as it was
+
+
+@pytest.mark.parametrize("flags,text", [
+    (["--loss", "wgan-gp"], "loss: the checkpoint"),  # a gradient penalty on a BatchNorm critic
+    (["--latent-dim", "64"], "latent_dim: the checkpoint"),
+    (["--optimizer", "rmsprop"], "optimizer: the checkpoint was trained with adam"),
+], ids=["gp-on-batchnorm", "other-latent", "other-optimizer"])
+def test_resume_that_contradicts_the_checkpoint_fails_with_one_line(small_latent_run, capsys, flags, text):
+    before = small_latent_run.read_bytes()
+    assert train_main(["--resume", str(small_latent_run), "--iters", "4", "--quiet", *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"python -m train: error: {text}"), err
+    assert small_latent_run.read_bytes() == before  # nothing trained, nothing written
