@@ -158,12 +158,16 @@ def test_torchrun_two_cpu_processes_keep_identical_weights(tmp_path):
 
 @pytest.mark.slow
 def test_shortened_demo_halves_the_hsv_swd(tmp_path):
-    """`python -m train` shortened: the demo recipe on the demo set, fewer steps and a smaller batch."""
-    from train import cli
+    """`python -m train` shortened: the demo recipe on the demo set, fewer steps and a smaller batch.
+
+    Measured on CPU (hsv_swd_eval / hsv_swd_step0 every 5 steps): a plateau near 0.5 from step 35
+    to 65 (0.500 at step 40, which is why 40 steps failed by a hair), then 0.40 at 70, 0.19 at 80,
+    0.08 at 100. 100 steps keeps the claim with room for another machine's rounding to shift it."""
+    from train.__main__ import main as train_main
     out = tmp_path / "runs"
-    assert cli.main(["--out", str(out), "--iters", "40", "--batch-size", "8", "--tick", "20", "--quiet"]) == 0
+    assert train_main(["--out", str(out), "--iters", "100", "--batch-size", "8", "--tick", "20", "--quiet"]) == 0
     info = json.loads((out / "demo" / "run.json").read_text())
-    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 40
+    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 100
     assert info["hsv_swd_final"] <= 0.5 * info["hsv_swd_step0"], (info["hsv_swd_step0"], info["hsv_swd_final"])
 
 

@@ -1,8 +1,10 @@
 """`python -m train`: presets, --dry-run, --help of every verb, bad input through the CLI skeleton."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,29 @@ def test_resume_that_contradicts_the_checkpoint_fails_with_one_line(small_latent
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"python -m train: error: {text}"), err
     assert small_latent_run.read_bytes() == before  # nothing trained, nothing written
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)  # a missed signal fails here, not at the suite's 600 s limit
+def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, synthetic_images, write_images):
+    write_images(tmp_path / "data", synthetic_images(8, size=64))
+    run = tmp_path / "runs" / "stop"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "INKWASH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "train", "--data", str(tmp_path / "data"), "--out",
+                             str(tmp_path / "runs"), "--name", "stop", "--iters", "100000", "--batch-size", "4",
+                             "--tick", "1", "--ckpt-every", "1000", "--n-grid", "4", "--eval-n", "8", "--device", "cpu",
+                             "--quiet"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and proc.poll() is None:
+            csv_path = run / "losses.csv"
+            if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted at iteration" in err and "Traceback" not in err
+    assert checkpoint.load_checkpoint(run / "checkpoints" / "latest.pt")["iteration"] >= 2
