@@ -1,14 +1,36 @@
 # The README's two commands: `make demo` (set up + run the main job end to end on the built-in
 # demo set) and `make test` (set up everything the tests need + run the whole suite).
-PY ?= python3
+#
+# Everything runs inside a project virtual environment, .venv (PEP 668: Debian 12 / Ubuntu 24.04
+# refuse `pip install` into the system Python). `make PY=/path/to/python ...` uses another
+# interpreter instead (its environment must be writable); `make clean-env` removes .venv.
+BASE_PY ?= python3
+VENV ?= .venv
+PY ?= $(VENV)/bin/python
 PIP = $(PY) -m pip
 RUNS ?= runs
+# The PyTorch build. Where the CPU wheel of torch 2.13.0 lies on disk (this project's machines),
+# pip takes it; elsewhere pip downloads torch 2.13.0 from PyPI, which on Linux x86_64 is the CUDA
+# build (several GB; what a GPU user wants) and on macOS the CPU/MPS build. A CPU-only Linux
+# machine can ask for the small build: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 
-.PHONY: setup demo test test-deps
+.PHONY: setup venv demo test test-deps clean-env
 
-# torch first, as the CPU wheel, unless a torch is already importable (a user's CUDA build stays).
-setup:
-	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
+# Create .venv unless PY names another interpreter.
+venv:
+	@if [ "$(PY)" = "$(VENV)/bin/python" ] && [ ! -x "$(PY)" ]; then \
+	  echo "creating the project environment $(VENV) with $(BASE_PY)" >&2; \
+	  $(BASE_PY) -m venv $(VENV); fi
+	@$(PY) -c "import sys; assert sys.version_info >= (3, 11), 'Python >= 3.11 needed, found ' + sys.version" || \
+	  { echo "error: $(PY) is older than Python 3.11; pass BASE_PY=python3.11 (or PY=...)" >&2; exit 2; }
+
+# torch first (TORCH_SPEC, from TORCH_INDEX when given), unless a torch is already importable
+# there (a user's own CUDA build stays); then this package with its test extra.
+setup: venv
+	@$(PY) -c "import torch" 2>/dev/null || \
+	  $(PIP) install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PIP) install -q -e '.[test]'
 
 # torch-fidelity is the reference the metric tests compare against; it is installed without its
@@ -34,3 +56,6 @@ demo: setup
 
 test: test-deps
 	$(PY) -m pytest -m "not gpu" -q
+
+clean-env:
+	rm -rf $(VENV)

@@ -12,43 +12,25 @@ finish and saves a full-page screenshot.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._provenance import provenance  # noqa: E402
+from benchmarks._study_server import start_server, stop_server, write_patterns  # noqa: E402
+from inkwash.atomic import write_text  # noqa: E402
+from inkwash.provenance import provenance  # noqa: E402
 from study_app.config import StudyConfig  # noqa: E402
 from study_app.create import create_study  # noqa: E402
 from study_app.simulate import SimulateConfig, simulate  # noqa: E402
 from study_app.store import Store  # noqa: E402
-from inkwash.atomic import write_text  # noqa: E402
 
 PASSWORD = "screenshot-only"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def patterns(folder: Path, n: int, noise: float, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    y, x = np.mgrid[0:96, 0:96]
-    for i in range(n):
-        f = rng.uniform(0.05, 0.3, 3)
-        base = 140 + 90 * np.sin(x[..., None] * f + y[..., None] * f[::-1] + rng.uniform(0, 6, 3))
-        a = np.clip(base + rng.normal(0, noise, (96, 96, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(a).save(folder / f"p{i:03d}.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,11 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--respondents", type=int, default=60)
     args = p.parse_args(argv)
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    prov = provenance()    # before anything is written, so the commit is not marked dirty by our own output
+    # Before anything is written, so the commit is not marked dirty by our own output.
+    prov = provenance(["python", "benchmarks/analyst_screenshot.py", *(argv or sys.argv[1:])])
     work = Path(tempfile.mkdtemp(prefix="analyst_shot_"))
     url = f"sqlite:///{work / 'study.db'}"
-    patterns(work / "real", 30, 8, 1)
-    patterns(work / "fake", 30, 25, 2)
+    write_patterns(work / "real", 30, 96, noise=8, seed=1)
+    write_patterns(work / "fake", 30, 96, noise=25, seed=2)
     create_study(StudyConfig(name="demo-sim", real=work / "real", fake=[f"paper={work / 'fake'}"],
                              db=url, catch=2, image_dir=work / "images"))
     store = Store(url)
@@ -71,21 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     simulate(store, SimulateConfig(study="demo-sim", respondents=2, accuracy=0.55,
                                    catch_accuracy=0.0, seed=8))
     store.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STUDY_ANALYST_PASSWORD": PASSWORD}
-    server = subprocess.Popen([sys.executable, "-m", "study_app", "--db", url, "--study", "demo-sim",
-                               "--port", str(args.port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = None
     try:
-        for _ in range(180):
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{args.port}/_stcore/health",
-                                          timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise SystemExit(f"the study server on port {args.port} did not come up within 90 s")
+        server = start_server(url, "demo-sim", args.port, env={"STUDY_ANALYST_PASSWORD": PASSWORD})
         from playwright.sync_api import sync_playwright
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium,
@@ -109,11 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             page.screenshot(path=str(args.out), full_page=True)
             browser.close()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server is not None:
+            stop_server(server)
         shutil.rmtree(work, ignore_errors=True)
     md = write_provenance(args.out, prov, args.respondents, chromium)
     print(f"wrote {args.out} and {md}")
@@ -129,7 +97,7 @@ def write_provenance(out: Path, prov: dict, respondents: int, chromium: str) -> 
         f"by Playwright (`executable_path={chromium}`, headless).", "",
         f"- command: `{prov['command']}`",
         f"- commit: `{prov['commit']}`",
-        f"- hardware: {hw['cpu']}, {hw['cores']} cores, GPU: {hw['gpu']}",
+        f"- hardware: {hw['cpu']}, {hw['cpu_cores']} cores, GPU: {hw['gpu']}",
         f"- date: {prov['date']}", "",
         "The script builds a throw-away study in a temporary folder (30 procedural stripe patterns as",
         "\"real\", 30 noisier ones as \"generated\" by a model named `paper`, 2 catch trials), fills it with",

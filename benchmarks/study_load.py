@@ -1,11 +1,9 @@
 """Load test of the study app: N respondents answering at once against a running server.
 
-Each simulated respondent is a client speaking Streamlit's own websocket protocol (BackMsg /
-ForwardMsg protobufs on /_stcore/stream), as the browser does: it opens its `?pid=` link, presses
-Start on the instructions page, then answers every trial by pressing "Real" or "Generated" after a
-think time of 2 +/- 1 s (uniform), and fetches each image from the server's media URL as a
-browser would. A share of clicks are double clicks (the same button twice, back to back).
-Consent and demographics are stored beforehand through the Store's public API (they are one
+Each simulated respondent is a client speaking Streamlit's own websocket protocol
+(benchmarks/_study_client.py): it opens its `?pid=` link, presses Start, answers every trial after
+a think time of 2 +/- 1 s (uniform) and fetches each image as a browser would; a share of clicks
+are double clicks. Consent and demographics are stored beforehand through the Store's public API (they are one
 form each and not what a study's load is made of); everything after is the real app.
 
 Measured per level: answers sent, saved, lost (sent, not in the database), duplicated (extra rows
@@ -23,256 +21,30 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import resource
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import websockets  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-
+from benchmarks._study_client import ClientResult, respondent, warm_up  # noqa: E402
+from benchmarks._study_server import ProcMonitor, start_server, stop_server, write_patterns  # noqa: E402
+from inkwash import atomic  # noqa: E402
+from inkwash.provenance import DEFAULT_PACKAGES, provenance  # noqa: E402
 from study_app.config import StudyConfig  # noqa: E402
 from study_app.create import create_study  # noqa: E402
 from study_app.store import Store  # noqa: E402
-from inkwash import provenance as tprov  # noqa: E402
 
 PG_BASE = os.environ.get("STUDY_PG_URL", "postgresql+psycopg://study:study@127.0.0.1:5432/study_test")
 GOAL_P95_MS = 300.0
-FINISHED_OK = 0     # ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY
-
-
-@dataclass
-class ClientResult:
-    respondent_id: int
-    sent: dict[int, str] = field(default_factory=dict)    # trial index -> answer clicked
-    latencies_ms: list[float] = field(default_factory=list)
-    double_clicks: int = 0
-    media_errors: int = 0
-    server_errors: list[str] = field(default_factory=list)   # error pages met (then reloaded)
-    inflight: tuple[int, str] | None = None   # a click sent, its answer page not seen yet
-    code: str | None = None
-    error: str | None = None
-
-
-class Page:
-    """What one finished script run put on screen."""
-
-    def __init__(self):
-        self.buttons: dict[str, str] = {}   # label -> widget id
-        self.trial: int | None = None
-        self.image_url: str | None = None
-        self.code: str | None = None
-        self.exception: str | None = None   # an error the server showed instead of the page
-
-
-class Client:
-    """One respondent's browser tab, reduced to the protocol."""
-
-    def __init__(self, host: str, port: int, pid: str):
-        self.host, self.port, self.pid = host, port, pid
-        self.qs, self.page_hash = f"pid={pid}", ""
-        self.ws = None
-
-    async def connect(self) -> None:
-        self.ws = await websockets.connect(f"ws://{self.host}:{self.port}/_stcore/stream",
-                                           subprotocols=["streamlit"], max_size=None,
-                                           open_timeout=60, ping_interval=None)
-
-    async def send(self, trigger: str | None = None) -> None:
-        m = BackMsg()
-        m.rerun_script.query_string = self.qs
-        m.rerun_script.page_script_hash = self.page_hash
-        if trigger:
-            w = m.rerun_script.widget_states.widgets.add()
-            w.id, w.trigger_value = trigger, True
-        await self.ws.send(m.SerializeToString())
-
-    async def until_finished(self, timeout: float) -> Page:
-        """Read ForwardMsgs until a script run finishes normally; what it showed."""
-        page = Page()
-        async with asyncio.timeout(timeout):
-            while True:
-                f = ForwardMsg()
-                f.ParseFromString(await self.ws.recv())
-                kind = f.WhichOneof("type")
-                if kind == "new_session":
-                    self.page_hash, page = f.new_session.page_script_hash, Page()
-                elif kind == "page_info_changed":
-                    self.qs = f.page_info_changed.query_string
-                elif kind == "delta" and f.delta.WhichOneof("type") == "new_element":
-                    e = f.delta.new_element
-                    t = e.WhichOneof("type")
-                    if t == "button":
-                        page.buttons[e.button.label] = e.button.id
-                        key = e.button.id.rsplit("-", 1)[-1]     # $$ID-<hash>-answer_<i>_<answer>
-                        if key.startswith("answer_"):
-                            page.trial = int(key.split("_")[1])
-                    elif t == "imgs" and e.imgs.imgs:
-                        page.image_url = e.imgs.imgs[0].url
-                    elif t == "code":
-                        page.code = e.code.code_text
-                    elif t == "exception":
-                        page.exception = f"{e.exception.type}: {e.exception.message}"[:160]
-                    elif t == "alert" and e.alert.format == 1:     # st.error
-                        page.exception = f"st.error: {e.alert.body}"[:160]
-                elif kind == "script_finished" and f.script_finished == FINISHED_OK:
-                    return page
-
-    async def fetch(self, path: str) -> int:
-        """GET a media URL (as the browser does for st.image); returns the HTTP status."""
-        r, w = await asyncio.open_connection(self.host, self.port)
-        w.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                "Connection: close\r\n\r\n".encode())
-        await w.drain()
-        data = await r.read()
-        w.close()
-        return int(data.split(b" ", 2)[1])
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-
-
-async def respondent(res: ClientResult, host: str, port: int, pid: str, rng: random.Random,
-                     think: float, jitter: float, double_click: float, start_delay: float,
-                     timeout: float) -> ClientResult:
-    """One respondent from opening the link to the completion code, recorded into `res` as it
-    goes (so a respondent stopped by the level's time limit still counts what it sent)."""
-    c = Client(host, port, pid)
-    try:
-        await asyncio.sleep(start_delay)
-        await c.connect()
-        await c.send()
-        page = await c.until_finished(timeout)
-        if "Start" not in page.buttons:
-            raise RuntimeError(f"expected the instructions page, got buttons {list(page.buttons)}")
-        await c.send(page.buttons["Start"])
-        page = await c.until_finished(timeout)
-        while page.trial is not None:
-            i = page.trial
-            if page.image_url and (await c.fetch(page.image_url)) != 200:
-                res.media_errors += 1
-            await asyncio.sleep(rng.uniform(think - jitter, think + jitter))
-            answer = rng.choice(["Real", "Generated"])
-            t0 = time.perf_counter()
-            await c.send(page.buttons[answer])
-            if rng.random() < double_click:
-                await c.send(page.buttons[answer])
-                res.double_clicks += 1
-            res.inflight = (i, answer.lower())
-            while True:    # a double click may show the same trial once more before moving on
-                page = await c.until_finished(timeout)
-                if page.trial is None or page.trial > i:
-                    break
-            res.sent[i], res.inflight = answer.lower(), None
-            if page.image_url:
-                if (await c.fetch(page.image_url)) != 200:
-                    res.media_errors += 1
-                page.image_url = None
-            res.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            if page.trial is None and page.code is None and page.exception is not None:
-                # The server showed an error instead of the next page: do what a person does,
-                # reload the link (a new session), which resumes at the next unanswered trial.
-                res.server_errors.append(page.exception)
-                if len(res.server_errors) > 3:
-                    break
-                await c.close()
-                c = Client(host, port, pid)
-                await c.connect()
-                await c.send()
-                page = await c.until_finished(timeout)
-                if "Start" in page.buttons:      # nothing answered yet: instructions again
-                    await c.send(page.buttons["Start"])
-                    page = await c.until_finished(timeout)
-        res.code = page.code
-        if res.code is None:
-            raise RuntimeError(f"page without a trial or a completion code after trial "
-                               f"{max(res.sent, default=None)}: {page.exception or 'no error shown'}")
-    except Exception as e:   # noqa: BLE001 - every failure is counted and reported, never hidden
-        res.error = f"{type(e).__name__}: {e}"[:200]
-    finally:
-        try:
-            await c.close()
-        except Exception:   # noqa: BLE001
-            pass
-    return res
-
-
-class ProcMonitor:
-    """CPU and RSS of server processes from /proc, sampled every `every` seconds."""
-
-    def __init__(self, pids: list[int], every: float = 0.5):
-        self.pids, self.every = pids, every
-        self.tick = os.sysconf("SC_CLK_TCK")
-        self.samples: list[tuple[float, float, float]] = []    # (time, cpu seconds, rss MiB)
-        self._task = None
-
-    def _read(self) -> tuple[float, float]:
-        cpu = rss = 0.0
-        for pid in self.pids:
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                cpu += (int(stat[11]) + int(stat[12])) / self.tick
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        rss += int(line.split()[1]) / 1024
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                pass
-        return cpu, rss
-
-    async def _run(self):
-        while True:
-            cpu, rss = self._read()
-            self.samples.append((time.perf_counter(), cpu, rss))
-            await asyncio.sleep(self.every)
-
-    def start(self):
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> dict:
-        self._task.cancel()
-        cpu, rss = self._read()
-        self.samples.append((time.perf_counter(), cpu, rss))
-        t = np.array([s[0] for s in self.samples])
-        c = np.array([s[1] for s in self.samples])
-        r = np.array([s[2] for s in self.samples])
-        wall = t[-1] - t[0]
-        # CPU % over 2 s windows (100 % = one core busy).
-        win = [100 * (c[j] - c[i]) / (t[j] - t[i]) for i in range(len(t))
-               for j in [int(np.searchsorted(t, t[i] + 2.0))] if j < len(t) and t[j] > t[i]]
-        return {"server_cpu_mean_pct": round(float(100 * (c[-1] - c[0]) / wall), 1) if wall else None,
-                "server_cpu_peak_2s_pct": round(float(max(win)), 1) if win else None,
-                "server_rss_start_mib": round(float(r[0]), 1),
-                "server_rss_peak_mib": round(float(r.max()), 1),
-                "server_rss_end_mib": round(float(r[-1]), 1)}
-
-
-def make_images(folder: Path, n: int, size: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    y, x = np.mgrid[0:size, 0:size]
-    for i in range(n):
-        f = rng.uniform(0.05, 0.4, 3)
-        base = 127 + 100 * np.sin(x[..., None] * f + y[..., None] * f[::-1] + rng.uniform(0, 6, 3))
-        a = np.clip(base + rng.normal(0, 20, (size, size, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(a).save(folder / f"p{i:03d}.png")
 
 
 def pg_url_fresh_schema() -> tuple[str, str]:
@@ -293,58 +65,19 @@ def drop_pg_schema(schema: str) -> None:
     eng.dispose()
 
 
-def start_server(url: str, study: str, port: int, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.Popen([sys.executable, "-m", "study_app", "--db", url, "--study", study,
-                          "--port", str(port), "--address", "127.0.0.1"], cwd=ROOT, env=env,
-                         stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-                         start_new_session=True)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return p
-        except OSError:
-            time.sleep(0.5)
-        if p.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited; see {log_path}")
-    raise RuntimeError(f"server on port {port} did not come up in 90 s; see {log_path}")
-
-
-def stop_server(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-async def warm_up(ports: list[int], pid: str) -> None:
-    """One session per server so first-run imports are not counted as respondents' latency."""
-    for port in ports:
-        c = Client("127.0.0.1", port, pid)
-        await c.connect()
-        await c.send()
-        await c.until_finished(120)
-        await c.close()
-
-
 async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
     study = f"load_{n}_{level_idx}"
     create_study(StudyConfig(name=study, real=work / "real", fake=[f"paper={work / 'fake'}"],
                              per_class=args.per_class, db=url, image_dir=work / f"img_{study}",
                              seed=level_idx))
     store = Store(url)
-    consent_version = store.get_study(study)["consent_version"]
+    consent_version = store.get_study(study).consent_version
     people = []
     for k in range(n + 1):       # +1: a warm-up session, not counted
         r = store.create_respondent(study, simulated=True, seed=k)
-        store.record_consent(r["respondent_id"], consent_version)
-        store.save_demographics(r["respondent_id"], "prefer not to say", "other", k % 3 != 0,
-                                "load test client")
-        people.append((r["respondent_id"], r["pid"]))
+        store.record_consent(r.id, consent_version)
+        store.save_demographics(r.id, "prefer not to say", "other", k % 3 != 0, "load test client")
+        people.append((r.id, r.pid))
     warm, people = people[0], people[1:]
     ports = [args.port + level_idx * 10 + s for s in range(args.servers)]
     procs = [start_server(url, study, port, work / f"server_{port}.log") for port in ports]
@@ -416,34 +149,24 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
     return row
 
 
-def hardware() -> dict:
-    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
-    return {"cpu": tprov.cpu_model(), "cores": tprov.cpu_cores(), "memory_mib": mem, "gpu": tprov.gpu_names(),
-            "load_avg_at_start": os.getloadavg()}
-
-
-def provenance(argv: list[str]) -> dict:
-    import streamlit
-    return {"command": "python benchmarks/study_load.py " + " ".join(argv), "commit": tprov.git_commit(ROOT),
-            "hardware": hardware(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": {"python": platform.python_version(), "streamlit": streamlit.__version__,
-                         "websockets": websockets.__version__}}
-
-
 COLUMNS = ["respondents", "servers", "db", "completed", "timed_out", "in_flight_at_limit", "answers_sent", "answers_saved", "lost",
            "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages", "p50_ms", "p95_ms",
            "max_ms", "answers_per_s", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
            "server_rss_peak_mib", "client_cpu_s", "goal_met"]
 
 
+def _hardware_line(prov: dict) -> str:
+    hw = prov["hardware"]
+    load = prov.get("load_average") or []
+    return (f"- hardware: {hw['cpu']}, {hw['cpu_cores']} cores, {hw['memory_gb']} GiB, GPU: {hw['gpu']}; "
+            f"load average at start {', '.join(f'{x:.2f}' for x in load) or 'unknown'}")
+
+
 def markdown(rows: list[dict], prov: dict) -> str:
     args = argparse.Namespace(**prov["settings"])
     lines = ["# Study app under load", "",
              f"- command: `{prov['command']}`", f"- commit: `{prov['commit']}`",
-             f"- date: {prov['date']}",
-             f"- hardware: {prov['hardware']['cpu']}, {prov['hardware']['cores']} cores, "
-             f"{prov['hardware']['memory_mib']} MiB, GPU: {prov['hardware']['gpu']}; load average at start "
-             f"{', '.join(f'{x:.2f}' for x in prov['hardware']['load_avg_at_start'])}",
+             f"- date: {prov['date']}", _hardware_line(prov),
              f"- versions: {json.dumps(prov['versions'])}", "",
              "Each respondent is a websocket client speaking Streamlit's protocol (no browser), "
              f"answering {2 * args.per_class} trials with a think time of {args.think} +/- "
@@ -491,11 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         print("--servers > 1 needs --db postgres (SQLite serves one process)", file=sys.stderr)
         return 2
     levels = [int(x) for x in args.levels.split(",")]
-    prov = provenance(argv)
-    prov["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    prov = provenance(["python", "benchmarks/study_load.py", *argv],
+                      packages=(*DEFAULT_PACKAGES, "websockets"), settings=settings)
     work = Path(tempfile.mkdtemp(prefix="study_load_"))
-    make_images(work / "real", args.per_class + 2, 64, 1)
-    make_images(work / "fake", args.per_class + 2, 64, 2)
+    write_patterns(work / "real", args.per_class + 2, 64, noise=20, seed=1)
+    write_patterns(work / "fake", args.per_class + 2, 64, noise=20, seed=2)
     schema = None
     if args.db == "postgres":
         url, schema = pg_url_fresh_schema()
@@ -517,13 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     existing = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else None
     runs = (existing or {}).get("runs", []) if os.environ.get("STUDY_LOAD_APPEND") else []
     runs.append({"provenance": prov, "rows": rows})
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"runs": runs}, indent=2))
-    os.replace(tmp, out.with_suffix(".json"))
-    md = "\n\n".join(markdown(r["rows"], r["provenance"]) for r in runs)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(md)
-    os.replace(tmp, out.with_suffix(".md"))
+    atomic.write_json(out.with_suffix(".json"), {"runs": runs})
+    atomic.write_text(out.with_suffix(".md"), "\n\n".join(markdown(r["rows"], r["provenance"]) for r in runs))
     logs = sorted(work.glob("server_*.log"))
     keep = Path(tempfile.gettempdir()) / "study_load_logs"
     keep.mkdir(exist_ok=True)

@@ -114,6 +114,10 @@ class Command:
                        epilog=self._epilog(self.default))
             self.default.configure(p)
             p.set_defaults(_verb=self.default)
+            if argv and not argv[0].startswith("-") and not p._get_positional_actions():
+                # The default takes no positional argument, so a leading word is a misspelt verb
+                # (without this, `python -m pkg studio --help` would print the default's help).
+                p.error(f"unknown verb {argv[0]!r}; choose one of {', '.join(v.name for v in self.verbs)}")
             return p
         p = Parser(prog=self.prog, description=self.description,
                    epilog=self._epilog(None) or None)

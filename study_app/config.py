@@ -1,10 +1,12 @@
-"""Study settings: the `create` verb's options (StudyConfig) and the options stored with a study."""
+"""Study settings: the options stored with a study (StudyOptions, with its ExclusionRules) and the
+`create` verb's options (StudyConfig). Torch-free and light: every study_app module imports it."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from inkwash.hashing import sha256_text
 
 ENV_DB_URL = "STUDY_DB_URL"        # the database the app and every verb use unless --db is given
 ENV_STUDY = "STUDY_NAME"           # the study the app serves (default: the newest one)
@@ -47,10 +49,30 @@ def default_db_url() -> str:
 
 def consent_version(text: str) -> str:
     """A consent text's version: the first 12 hex digits of its SHA-256 (changes with any edit)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return sha256_text(text)[:12]
 
 
-@dataclass
+@dataclass(frozen=True)
+class ExclusionRules:
+    """Exclusion rules written down before data collection: stored with the study, applied to
+    finished respondents before any table or test."""
+    exclude_failed_catch: bool = True        # any catch trial answered wrongly
+    exclude_identical_answers: bool = True   # the same answer on every main trial
+    min_median_response_ms: int = 300        # median main-trial response time below this, ms (0 = off)
+
+    def describe(self) -> list[str]:
+        """One line per rule in force (["none"] when none is)."""
+        out = []
+        if self.exclude_failed_catch:
+            out.append("failed catch trial: any catch trial answered wrongly")
+        if self.exclude_identical_answers:
+            out.append("identical answers: the same answer on every main trial")
+        if self.min_median_response_ms > 0:
+            out.append(f"too fast: median response time under {self.min_median_response_ms} ms")
+        return out or ["none"]
+
+
+@dataclass(frozen=True)
 class StudyOptions:
     """What a study stores with itself (JSON in studies.options); read by the app and the analysis."""
     per_class: int = 25                  # real and generated main trials per respondent (paper: 25 + 25)
@@ -59,20 +81,24 @@ class StudyOptions:
     catch: int = 0                       # attention-check trials mixed into the main ones
     display_size: int = DISPLAY_SIZE     # px, the size every image is stored and shown at
     generator_resolution: int = DISPLAY_SIZE  # px; below display_size both classes were upscaled alike
-    models: list[str] = field(default_factory=list)   # names of the generators whose images are judged
-    seed: int = 0                        # seed of the study set-up (image subsets, ids come from os.urandom)
-    exclude_failed_catch: bool = True    # exclusion rule: any catch trial answered wrongly
-    exclude_identical_answers: bool = True   # exclusion rule: the same answer on every main trial
-    min_median_response_ms: int = 300    # exclusion rule: median response time below this (0 = off)
+    models: tuple[str, ...] = ()         # names of the generators whose images are judged
+    seed: int = 0                        # seed of the study set-up (image subsets; ids come from os.urandom)
+    exclusion: ExclusionRules = ExclusionRules()   # applied before any table or test
 
     @classmethod
     def from_dict(cls, d: dict) -> StudyOptions:
-        """Rebuild from stored JSON, ignoring keys a newer version may have added."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """Rebuild from the stored JSON (the rules' keys sit beside the others), ignoring keys a
+        newer version may have added."""
+        rules = {f.name: d[f.name] for f in fields(ExclusionRules) if f.name in d}
+        own = {f.name: d[f.name] for f in fields(cls) if f.name in d and f.name != "exclusion"}
+        if "models" in own:
+            own["models"] = tuple(own["models"])
+        return cls(**own, exclusion=ExclusionRules(**rules))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The stored JSON: one flat object, the exclusion rules' fields beside the others."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "exclusion"}
+        return {**d, "models": list(self.models), **asdict(self.exclusion)}
 
     @property
     def n_trials(self) -> int:
@@ -82,21 +108,19 @@ class StudyOptions:
 
 @dataclass
 class StudyConfig:
-    """Options of `python -m study_app create`."""
+    """Options of `python -m study_app create`; defaults of what the study stores come from StudyOptions."""
     name: str = ""                       # study name, unique in the database
     real: Path | None = None             # folder of real patterns
     fake: list[str] = field(default_factory=list)   # DIR or NAME=DIR, one per generator (repeatable)
     model: Path | None = None            # generator.onnx to sample the fakes from (instead of --fake)
     n: int = 0                           # number of fakes to sample from --model
-    per_class: int = 25                  # real and generated images per respondent
+    per_class: int = StudyOptions.per_class             # real and generated images per respondent
     db: str = ""                         # database URL ("" = $STUDY_DB_URL or sqlite:///study.db)
     image_dir: Path | None = None        # where the re-encoded images are written (default: next to the DB)
-    disclose_ratio: bool = False         # tell respondents that half the images are generated
-    practice: int = 0                    # practice trials (even number; half real, half generated)
-    catch: int = 0                       # attention-check trials
+    disclose_ratio: bool = StudyOptions.disclose_ratio  # tell respondents that half the images are generated
+    practice: int = StudyOptions.practice               # practice trials (even number; half real, half generated)
+    catch: int = StudyOptions.catch                     # attention-check trials
     consent_file: Path | None = None     # Markdown consent text (default: a built-in text)
-    min_median_ms: int = 300             # exclusion rule: median response time floor (0 = off)
-    exclude_failed_catch: bool = True    # exclusion rule: a wrong answer on any catch trial
-    exclude_identical_answers: bool = True   # exclusion rule: the same answer on every main trial
-    seed: int = 0                        # seed for subsets and sampling
+    exclusion: ExclusionRules = ExclusionRules()        # exclusion rules stored with the study
+    seed: int = StudyOptions.seed                       # seed for subsets and sampling
     device: str = "auto"                 # ONNX execution device for --model: auto | cpu | cuda

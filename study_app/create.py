@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import math
 import random
@@ -15,16 +14,20 @@ import numpy as np
 from PIL import Image
 from sqlalchemy.engine import make_url
 
+from inkwash import atomic
+from inkwash.cli import UserError
+from inkwash.hashing import sha256_bytes
+
 from study_app import images as img
-from study_app.config import (DEFAULT_CONSENT_TEXT, StudyConfig, StudyOptions, consent_version,
-                              default_db_url)
-from study_app.store import Store, StoreError
+from study_app.config import (DEFAULT_CONSENT_TEXT, ExclusionRules, StudyConfig, StudyOptions,
+                              consent_version, default_db_url)
+from study_app.store import Store
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-class CreateError(ValueError):
+class CreateError(UserError):
     """Bad input to `create`; the message names the option and the fix."""
 
 
@@ -41,14 +44,9 @@ class Source:
         return img.load_rgb(self.path) if self.path is not None else Image.fromarray(self.pixels, "RGB")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    d = StudyConfig
-    p = argparse.ArgumentParser(
-        prog="python -m study_app create", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Copy real and generated patterns into a new study's image store (opaque ids, "
-                    "identical PNG encoding, one byte length) and record the study in the database.",
-        epilog="example: python -m study_app create --name pilot --real data/patterns "
-               "--fake paper=runs/paper/samples_256 --db sqlite:///study.db")
+def configure(p: argparse.ArgumentParser) -> None:
+    """The create verb's arguments (defaults from StudyConfig and ExclusionRules)."""
+    d, rules = StudyConfig, ExclusionRules
     p.add_argument("--name", required=True, help="study name (letters, digits, . _ -)")
     p.add_argument("--real", type=Path, required=True, help="folder of real patterns")
     p.add_argument("--fake", action="append", default=[], metavar="[NAME=]DIR",
@@ -64,16 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--practice", type=int, default=d.practice, help="practice trials with feedback (even)")
     p.add_argument("--catch", type=int, default=d.catch, help="attention-check trials")
     p.add_argument("--consent-file", type=Path, default=None, help="Markdown consent text; None: the built-in text")
-    p.add_argument("--min-median-ms", type=int, default=d.min_median_ms,
+    p.add_argument("--min-median-ms", type=int, default=rules.min_median_response_ms,
                    help="exclusion rule: median response time floor in ms (0 = off)")
     p.add_argument("--exclude-failed-catch", action=argparse.BooleanOptionalAction,
-                   default=d.exclude_failed_catch, help="exclusion rule: any catch trial answered wrongly")
+                   default=rules.exclude_failed_catch, help="exclusion rule: any catch trial answered wrongly")
     p.add_argument("--exclude-identical-answers", action=argparse.BooleanOptionalAction,
-                   default=d.exclude_identical_answers,
+                   default=rules.exclude_identical_answers,
                    help="exclusion rule: the same answer on every main trial")
     p.add_argument("--seed", type=int, default=d.seed, help="seed for subsets and generator sampling")
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"], help="ONNX device for --model")
-    return p
 
 
 def _split_named(spec: str) -> tuple[str | None, str]:
@@ -153,7 +150,7 @@ def _check(cfg: StudyConfig) -> None:
         raise CreateError("--practice: must be an even number >= 0 (half real, half generated)")
     if cfg.catch < 0:
         raise CreateError("--catch: must be >= 0")
-    if cfg.min_median_ms < 0:
+    if cfg.exclusion.min_median_response_ms < 0:
         raise CreateError("--min-median-ms: must be >= 0")
     if cfg.consent_file is not None and not Path(cfg.consent_file).is_file():
         raise CreateError(f"--consent-file {cfg.consent_file}: no such file")
@@ -231,19 +228,17 @@ def create_study(cfg: StudyConfig) -> dict:
     image_dir.mkdir(parents=True, exist_ok=True)
     options = StudyOptions(per_class=cfg.per_class, disclose_ratio=cfg.disclose_ratio,
                            practice=cfg.practice, catch=cfg.catch, generator_resolution=gen_res,
-                           models=sorted(fakes), seed=cfg.seed, min_median_response_ms=cfg.min_median_ms,
-                           exclude_failed_catch=cfg.exclude_failed_catch,
-                           exclude_identical_answers=cfg.exclude_identical_answers)
+                           models=tuple(sorted(fakes)), seed=cfg.seed, exclusion=cfg.exclusion)
     records = []
     for png, (source, kind, catch_answer) in zip(pngs, kept):
         image_id = secrets.token_hex(12)
         path = image_dir / f"{image_id}.png"
-        path.write_bytes(png)
+        atomic.write_bytes(path, png)
         is_generated = (catch_answer == "generated") if kind == "catch" else source.is_generated
         records.append({"id": image_id, "is_generated": is_generated,
                         "model": source.model if kind != "catch" else None, "kind": kind,
                         "path": str(path), "source": source.label,
-                        "sha256": hashlib.sha256(png).hexdigest(), "png": png})
+                        "sha256": sha256_bytes(png), "png": png})
     # Study and images in one transaction: a failure leaves no half-made study behind.
     store.create_study(cfg.name, options, text, consent_version(text), str(image_dir), records)
     store.close()
@@ -254,20 +249,16 @@ def create_study(cfg: StudyConfig) -> dict:
             **counts, "generator_resolution": gen_res, "png_bytes": len(pngs[0])}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Create the study, log what it holds, print the command that serves it."""
+    rules = ExclusionRules(exclude_failed_catch=args.exclude_failed_catch,
+                           exclude_identical_answers=args.exclude_identical_answers,
+                           min_median_response_ms=args.min_median_ms)
     cfg = StudyConfig(name=args.name, real=args.real, fake=args.fake, model=args.model, n=args.n,
                       per_class=args.per_class, db=args.db, image_dir=args.image_dir,
                       disclose_ratio=args.disclose_ratio, practice=args.practice, catch=args.catch,
-                      consent_file=args.consent_file, min_median_ms=args.min_median_ms,
-                      exclude_failed_catch=args.exclude_failed_catch,
-                      exclude_identical_answers=args.exclude_identical_answers,
-                      seed=args.seed, device=args.device)
-    try:
-        s = create_study(cfg)
-    except (CreateError, StoreError) as e:
-        log.error("%s", e)
-        return 2
+                      consent_file=args.consent_file, exclusion=rules, seed=args.seed, device=args.device)
+    s = create_study(cfg)
     shown = make_url(s["db"]).render_as_string(hide_password=True)
     log.info("study %s: %d real + %d generated main images (models: %s), %d practice, %d catch; "
              "generator resolution %d px; every PNG %d bytes; images in %s",

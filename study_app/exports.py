@@ -11,18 +11,18 @@ import io
 import json
 import logging
 import math
-import os
-import shlex
-import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.engine import make_url
 
-from study_app import analysis as A
+from inkwash import atomic, cli
+from inkwash.provenance import provenance
+
+from study_app import inference as I
+from study_app import tables as T
+from study_app.analysis import Analysis, analyse
 from study_app.config import AGE_BANDS, GENDERS, default_db_url
 from study_app.store import Store, StoreError
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 _B = "true / false"
 _G = ", ".join(GENDERS) + " (empty: not given yet)"
 _AGE = ", ".join(AGE_BANDS) + " (empty: not given yet)"
-_BANDS = ", ".join(b for b, _ in A.BANDS)
+_BANDS = ", ".join(b for b, _ in T.BANDS)
 
 # file -> [(column, type, meaning, allowed values)]; types: str, int, Int64 (int or empty),
 # float, bool, boolean (bool or empty), datetime (ISO 8601 UTC).
@@ -118,7 +118,7 @@ CODEBOOK: dict[str, list[tuple[str, str, str, str]]] = {
         ("proportion", "float", "n / the group's total", "0-1"),
         ("n_simulated", "int", "how many of n are simulated", "0..n")],
     "table7.csv": [
-        ("band", "str", "accuracy band in percent; " + A.BAND_RULE, _BANDS + ", total"),
+        ("band", "str", "accuracy band in percent; " + T.BAND_RULE, _BANDS + ", total"),
         ("lower_pct", "int", "band's lower edge, %", "0, 20, 40, 60, 80"),
         ("upper_pct", "int", "band's upper edge, %", "20, 40, 60, 80, 100"),
         ("n", "int", "included respondents in the band", ">= 0"),
@@ -128,27 +128,27 @@ CODEBOOK: dict[str, list[tuple[str, str, str, str]]] = {
 
 
 @dataclass
-class ExportConfig:
-    """Options of `python -m study_app export`."""
+class StudyExportConfig:
+    """Options of `python -m study_app export` (the analyst's files; not export's ONNX ExportConfig)."""
     out: Path = Path("study-export")    # folder for the files (created)
     study: str = ""                    # study name ("" = the newest study)
     db: str = ""                       # database URL ("" = $STUDY_DB_URL or sqlite:///study.db)
-    n_bootstrap: int = A.N_BOOTSTRAP   # bootstrap resamples of respondents
-    seed: int = 0                      # bootstrap seed
+    n_bootstrap: int = I.N_BOOTSTRAP   # bootstrap resamples of respondents
+    seed: int = 0                      # bootstrap and Table 6 seed
     table6_per_class: int = 6          # images per class (and per model) in table6.png
 
 
-def analyse_study(store: Store, study: str, n_boot: int = A.N_BOOTSTRAP, seed: int = 0) -> A.Analysis:
+def analyse_study(store: Store, study: str, n_boot: int = I.N_BOOTSTRAP, seed: int = 0) -> Analysis:
     """The study's frames from the Store, analysed with its own exclusion rules."""
-    rules = A.ExclusionRules.from_study(store.get_study(study))
-    return A.analyse(store.respondents_frame(study), store.trials_frame(study),
-                     store.images_frame(study), rules, n_boot=n_boot, seed=seed)
+    rules = store.get_study(study).options.exclusion
+    return analyse(store.respondents_frame(study), store.trials_frame(study),
+                   store.images_frame(study), rules, n_boot=n_boot, seed=seed)
 
 
-def frames(res: A.Analysis) -> dict[str, pd.DataFrame]:
+def frames(res: Analysis) -> dict[str, pd.DataFrame]:
     """The CSV tables, with the codebook's columns in order."""
     resp = res.respondents.copy()
-    resp["accuracy_band"] = [A.accuracy_band(k, n) if n > 0 else None
+    resp["accuracy_band"] = [T.accuracy_band(k, n) if n > 0 else None
                              for k, n in zip(resp["n_correct"], resp["n_main"])]
     resp["accuracy"] = resp["accuracy"].astype(float)
     src = {"trials.csv": res.trials, "respondents.csv": resp, "images.csv": res.images,
@@ -161,12 +161,6 @@ def frames(res: A.Analysis) -> dict[str, pd.DataFrame]:
                 df[c] = df[c].astype(object).where(df[c].notna() & (df[c] != ""), None)
         out[name] = df
     return out
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def jsonable(x):
@@ -219,6 +213,15 @@ def table6_figure(store: Store, study: str, per_class: int = 6, seed: int = 0):
     return fig
 
 
+def figure_png(fig, dpi: int) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def codebook_markdown(study: str) -> str:
     """codebook.md: every file's columns with type, meaning and allowed values."""
     lines = [f"# Codebook: export of study '{study}'", "",
@@ -226,7 +229,7 @@ def codebook_markdown(study: str) -> str:
              "ISO 8601 in UTC; an empty cell means missing. Only main trials of included "
              "respondents (finished, no exclusion rule failed) enter the tables and statistics. "
              "Rows with simulated = True come from `python -m study_app simulate`, not people.", "",
-             "Table 7 rule: " + A.BAND_RULE, ""]
+             "Table 7 rule: " + T.BAND_RULE, ""]
     for name, cols in CODEBOOK.items():
         lines += [f"## {name}", "", "| column | type | meaning | allowed values |",
                   "| --- | --- | --- | --- |"]
@@ -236,41 +239,32 @@ def codebook_markdown(study: str) -> str:
               "one row per generator, each labelled with its class and the first 8 characters "
               "of its image id.", "", "## stats.json", "",
               "Each statistic with its numbers and a `reading` (one plain-language line): "
-              + ", ".join(f"`{k}`" for k in (A.KEY_BINOMIAL, A.KEY_ACCURACY, A.KEY_SDT, A.KEY_WELCH,
-                                             A.KEY_GEE, A.KEY_ORDER, "exclusions"))
+              + ", ".join(f"`{k}`" for k in (I.KEY_BINOMIAL, I.KEY_ACCURACY, I.KEY_SDT, I.KEY_WELCH,
+                                             I.KEY_GEE, I.KEY_ORDER, "exclusions"))
               + "; `provenance` says what produced it.", ""]
     return "\n".join(lines)
 
 
-def write_export(store: Store, cfg: ExportConfig, command: str = "") -> dict[str, Path]:
-    """Write every export file into cfg.out; returns file name -> path."""
+def write_export(store: Store, cfg: StudyExportConfig) -> dict[str, Path]:
+    """Write every export file into cfg.out, each atomically; returns file name -> path."""
     study = cfg.study or (store.study_names() or [None])[0]
     if study is None:
         raise StoreError("--db: the database holds no study; create one with `python -m study_app create`")
     res = analyse_study(store, study, cfg.n_bootstrap, cfg.seed)
+    prov = provenance(study=study, db=store.shown_url, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed,
+                      band_rule=T.BAND_RULE, exclusion_rules=res.rules.describe(),
+                      simulated_respondents=res.progress["simulated"])
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, df in frames(res).items():
-        _atomic_write(out / name, df.to_csv(index=False).encode("utf-8"))
-        written[name] = out / name
-    fig = table6_figure(store, study, cfg.table6_per_class, cfg.seed)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    _atomic_write(out / "table6.png", buf.getvalue())
-    written["table6.png"] = out / "table6.png"
-    stats = {**res.stats, "provenance": {
-        "study": study, "db": make_url(store.url).render_as_string(hide_password=True),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed, "band_rule": A.BAND_RULE,
-        "exclusion_rules": res.rules.describe(), "simulated_respondents": res.progress["simulated"],
-        "command": command}}
-    _atomic_write(out / "stats.json", json.dumps(jsonable(stats), indent=2).encode("utf-8"))
-    _atomic_write(out / "codebook.md", codebook_markdown(study).encode("utf-8"))
-    written["stats.json"], written["codebook.md"] = out / "stats.json", out / "codebook.md"
-    return written
+    files: dict[str, bytes | str] = {name: df.to_csv(index=False) for name, df in frames(res).items()}
+    files["table6.png"] = figure_png(table6_figure(store, study, cfg.table6_per_class, cfg.seed), dpi=110)
+    files["stats.json"] = json.dumps(jsonable({**res.stats, "provenance": prov}), indent=2)
+    files["codebook.md"] = codebook_markdown(study)
+    for name, data in files.items():
+        if isinstance(data, bytes):
+            atomic.write_bytes(out / name, data)
+        else:
+            atomic.write_text(out / name, data)
+    return {name: out / name for name in files}
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -302,13 +296,9 @@ def read_export(folder: Path) -> dict[str, pd.DataFrame]:
     return {name: read_csv(Path(folder) / name) for name in CODEBOOK}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    d = ExportConfig()
-    p = argparse.ArgumentParser(
-        prog="python -m study_app export", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Write a study's CSVs (trials, respondents, images, models, Tables 5 and 7), "
-                    "Table 6 as a PNG, stats.json and codebook.md.",
-        epilog="example: python -m study_app export --db sqlite:///study.db --out export/ --study pilot")
+def configure(p: argparse.ArgumentParser) -> None:
+    """The export verb's arguments (defaults from StudyExportConfig)."""
+    d = StudyExportConfig
     p.add_argument("--db", default=d.db, help="database URL (default: $STUDY_DB_URL or sqlite:///study.db)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--study", default=d.study, help="study name (default: the newest)")
@@ -316,26 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed, help="bootstrap and Table 6 seed")
     p.add_argument("--table6-per-class", type=int, default=d.table6_per_class,
                    help="images per row in table6.png")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    cfg = ExportConfig(**vars(args))
+def run(args: argparse.Namespace) -> int:
+    """Check the options, write the files, name each one on stderr."""
+    cfg = StudyExportConfig(**vars(args))
     if cfg.n_bootstrap < 100:
-        log.error("--n-bootstrap %d: give at least 100 resamples (10000 recommended)", cfg.n_bootstrap)
-        return 2
+        raise cli.UserError(f"--n-bootstrap {cfg.n_bootstrap}: give at least 100 resamples (10000 recommended)")
     if cfg.table6_per_class < 1:
-        log.error("--table6-per-class %d: give at least 1", cfg.table6_per_class)
-        return 2
+        raise cli.UserError(f"--table6-per-class {cfg.table6_per_class}: give at least 1")
+    store = Store(cfg.db or default_db_url())
     try:
-        store = Store(cfg.db or default_db_url())
-        written = write_export(store, cfg, "python -m study_app export " + shlex.join(argv))
-    except StoreError as e:
-        log.error("%s", e)
-        return 2
-    store.close()
-    for name, path in written.items():
+        written = write_export(store, cfg)
+    finally:
+        store.close()
+    for path in written.values():
         log.info("wrote %s", path)
     return 0

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy.engine import make_url
+
+from inkwash.cli import UserError
 
 from study_app.config import AGE_BANDS, GENDERS, default_db_url
-from study_app.store import Store, StoreError, utcnow
+from study_app.schema import utcnow
+from study_app.store import Store
 
 log = logging.getLogger(__name__)
 BACKGROUND = "simulated respondent"
@@ -37,13 +38,13 @@ class SimulateConfig:
 
 def _check(cfg: SimulateConfig) -> None:
     if cfg.respondents < 1:
-        raise ValueError(f"--respondents {cfg.respondents}: give at least 1")
+        raise UserError(f"--respondents {cfg.respondents}: give at least 1")
     for name, v in (("--accuracy", cfg.accuracy), ("--catch-accuracy", cfg.catch_accuracy),
                     ("--clothing-share", cfg.clothing_share)):
         if not 0.0 <= v <= 1.0:
-            raise ValueError(f"{name} {v}: give a probability between 0 and 1")
+            raise UserError(f"{name} {v}: give a probability between 0 and 1")
     if cfg.median_ms <= 0:
-        raise ValueError(f"--median-ms {cfg.median_ms}: give a positive time in ms")
+        raise UserError(f"--median-ms {cfg.median_ms}: give a positive time in ms")
 
 
 def simulate(store: Store, cfg: SimulateConfig) -> dict:
@@ -51,22 +52,22 @@ def simulate(store: Store, cfg: SimulateConfig) -> dict:
     (respondents, answers, correct, respondent_ids)."""
     _check(cfg)
     study = store.get_study(cfg.study)
-    pool = store.pool(study["id"])
+    pool = store.pool(study.id)
     rng = np.random.default_rng(cfg.seed)
     ids, n_answers, n_correct = [], 0, 0
     clock = utcnow()
     for _ in range(cfg.respondents):
         r = store.create_respondent(cfg.study, seed=int(rng.integers(0, 2**31 - 1)),
                                     simulated=True, started_at=clock)
-        rid = r["respondent_id"]
+        rid = r.id
         clock += timedelta(seconds=float(rng.uniform(5, 20)))
-        store.record_consent(rid, study["consent_version"], at=clock)
+        store.record_consent(rid, study.consent_version, at=clock)
         clock += timedelta(seconds=float(rng.uniform(10, 40)))
         store.save_demographics(rid, gender=str(rng.choice(GENDERS, p=[0.55, 0.35, 0.05, 0.05])),
                                 age_band=str(rng.choice(AGE_BANDS[:6])),
                                 clothing_work=bool(rng.random() < cfg.clothing_share),
                                 background=BACKGROUND, at=clock)
-        for i, image_id in enumerate(r["plan"]):
+        for i, image_id in enumerate(r.plan):
             info = pool[image_id]
             p = cfg.catch_accuracy if info.kind == "catch" else cfg.accuracy
             right = bool(rng.random() < p)
@@ -85,13 +86,9 @@ def simulate(store: Store, cfg: SimulateConfig) -> dict:
             "correct": n_correct, "respondent_ids": ids}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    d = SimulateConfig()
-    p = argparse.ArgumentParser(
-        prog="python -m study_app simulate", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Fill a study with simulated respondents (stored as simulated) for dry runs.",
-        epilog="example: python -m study_app simulate --db sqlite:///study.db --study pilot "
-               "--respondents 60 --accuracy 0.5 --seed 1")
+def configure(p: argparse.ArgumentParser) -> None:
+    """The simulate verb's arguments (defaults from SimulateConfig)."""
+    d = SimulateConfig
     p.add_argument("--db", default=d.db, help="database URL (default: $STUDY_DB_URL or sqlite:///study.db)")
     p.add_argument("--study", required=True, help="name of the study to fill")
     p.add_argument("--respondents", type=int, default=d.respondents, help="respondents to add")
@@ -103,26 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of respondents in clothing-related work")
     p.add_argument("--median-ms", type=float, default=d.median_ms, help="median response time, ms")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the simulation")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Add the simulated respondents and say how many answers they gave."""
     cfg = SimulateConfig(**vars(args))
+    store = Store(cfg.db or default_db_url())
     try:
-        store = Store(cfg.db or default_db_url())
         s = simulate(store, cfg)
-    except (StoreError, ValueError) as e:
-        log.error("%s", e)
-        return 2
-    shown = make_url(store.url).render_as_string(hide_password=True)
-    store.close()
+    finally:
+        store.close()
     log.info("added %d simulated respondents (%d answers, %.1f %% correct) to study %s in %s",
              s["respondents"], s["answers"], 100 * s["correct"] / max(1, s["answers"]),
-             s["study"], shown)
+             s["study"], store.shown_url)
     return 0
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    sys.exit(main())

@@ -1,4 +1,11 @@
-"""Fixtures for study_app: throwaway SQLite and PostgreSQL databases, tiny image folders, a study."""
+"""Fixtures for study_app: throwaway SQLite and PostgreSQL databases, tiny image folders, studies.
+
+`tiny_folders` keeps its own writer (`write_folder`): the browser test's screenshots
+(results/study_screenshots/) show these ink-wash patterns as the study's stimuli, and the create
+tests need non-square sources of mixed sizes and formats, which the shared square
+`synthetic_images` do not give. Everything else uses the shared `synthetic_images` and
+`write_images` fixtures (tests/conftest.py).
+"""
 from __future__ import annotations
 
 import os
@@ -100,13 +107,38 @@ def tiny_folders(tmp_path_factory) -> dict[str, Path]:
             "root": root}
 
 
+@pytest.fixture
+def small_study(synthetic_images, write_images):
+    """small_study(root, name="pilot", per_class=4, catch=0, practice=0, respondents=0, accuracy=0.6)
+    -> the SQLite URL of a study made by `create` from 32 px synthetic images (2 spare per class),
+    optionally filled by `simulate` (seeded)."""
+    from study_app.simulate import SimulateConfig, simulate
+    from study_app.store import Store
+
+    def make(root: Path, name: str = "pilot", per_class: int = 4, catch: int = 0, practice: int = 0,
+             respondents: int = 0, accuracy: float = 0.6, seed: int = 0) -> str:
+        n = per_class + 2 + practice
+        write_images(root / "real", synthetic_images(n, 32, seed=seed), prefix="real_")
+        write_images(root / "fake", synthetic_images(n, 32, seed=seed + 1, style=1.0), prefix="fake_")
+        url = f"sqlite:///{root / 'study.db'}"
+        make_study(url, {"real": root / "real", "paper": root / "fake"}, name=name,
+                   per_class=per_class, catch=catch, practice=practice, image_dir=root / "images")
+        if respondents:
+            store = Store(url)
+            simulate(store, SimulateConfig(study=name, respondents=respondents, accuracy=accuracy,
+                                           seed=seed))
+            store.close()
+        return url
+    return make
+
+
 def make_study(db: str, folders: dict[str, Path], name: str = "pilot", **kw) -> dict:
-    """Create a study from the tiny folders (two models); returns create_study's summary."""
+    """Create a study from `folders`: "real" and, as generators, every other entry but "root"
+    (`tiny_folders` gives models "a" and "b" from fake_a/ and fake_b/); returns create_study's summary."""
     from study_app.config import StudyConfig
     from study_app.create import create_study
-    cfg = StudyConfig(name=name, real=folders["real"],
-                      fake=[f"a={folders['fake_a']}", f"b={folders['fake_b']}"], db=db, **kw)
-    return create_study(cfg)
+    fakes = [f"{k.removeprefix('fake_')}={v}" for k, v in folders.items() if k not in ("real", "root")]
+    return create_study(StudyConfig(name=name, real=folders["real"], fake=fakes, db=db, **kw))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""study_app.analysis: Tables 5 and 7 from a data set built with the paper's counts, exclusions,
-and every statistic against a hand computation."""
+"""study_app.analysis (with its parts `tables` and `inference`): Tables 5 and 7 from a data set
+built with the paper's counts, exclusions, and every statistic against a hand computation."""
 from __future__ import annotations
 
 import math
@@ -9,14 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study_app import analysis as A
+from study_app import inference as I
+from study_app import tables as T
+from study_app.analysis import analyse
+from study_app.config import AGE_BANDS, ExclusionRules
 
 T0 = pd.Timestamp("2026-01-01 10:00", tz="UTC")
 N_PER_CLASS = 25
 
 
 def build_frames(people: list[dict], n_catch: int = 0):
-    """Respondents, trials and images frames (CONTRACTS.md columns) for `people`, each a dict with
+    """Respondents, trials and images frames (the Store's frame columns) for `people`, each a dict with
     gender, age_band, clothing_work, n_correct (of 50 main trials) and optionally simulated,
     finished, catch_fail, identical ("real" on every trial), rt_ms, correct_first (correct
     answers on the first trials instead of the last)."""
@@ -101,7 +104,7 @@ def paper_people() -> list[dict]:
 @pytest.fixture(scope="module")
 def paper():
     resp, trials, images = build_frames(paper_people(), n_catch=2)
-    return A.analyse(resp, trials, images, A.ExclusionRules(), n_boot=2000, seed=1)
+    return analyse(resp, trials, images, ExclusionRules(), n_boot=2000, seed=1)
 
 
 def test_exclusions_are_counted_per_rule_and_applied_first(paper):
@@ -110,12 +113,12 @@ def test_exclusions_are_counted_per_rule_and_applied_first(paper):
     assert p["excluded_by_rule"] == {"failed catch trial": 1, "identical answers": 1, "too fast": 1}
     dropped = paper.respondents[paper.respondents["excluded"]]
     assert list(dropped["exclusion_reason"]) == ["failed catch trial", "identical answers", "too fast"]
-    assert paper.stats[A.KEY_BINOMIAL]["n"] == 60
+    assert paper.stats[I.KEY_BINOMIAL]["n"] == 60
 
 
 def test_table7_reproduces_the_paper_counts_with_band_edges(paper):
     t7 = paper.table7
-    assert list(t7["band"]) == [b for b, _ in A.BANDS] + [A.TOTAL]
+    assert list(t7["band"]) == [b for b, _ in T.BANDS] + [T.TOTAL]
     assert list(t7["n"]) == EXPECTED_TABLE7 + [60]
     assert t7.loc[t7["band"] == "[40, 60)", "n"].item() == 52
     np.testing.assert_allclose(t7["proportion"], np.array(EXPECTED_TABLE7 + [60]) / 60)
@@ -127,31 +130,31 @@ def test_table7_reproduces_the_paper_counts_with_band_edges(paper):
                                       (9, 50, "[0, 20)"), (0, 50, "[0, 20)"), (3, 5, "[60, 80)"),
                                       (1, 3, "[20, 40)")])
 def test_band_edges_belong_to_the_band_above(k, n, band):
-    assert A.accuracy_band(k, n) == band
+    assert T.accuracy_band(k, n) == band
 
 
 def test_table5_reproduces_gender_by_age_counts_and_split_by_work(paper):
     t5 = paper.table5
     for group, cells in (("clothing work", TABLE5_CLOTHING), ("other work", TABLE5_OTHER)):
-        wide = A.table5_wide(t5, group)
+        wide = T.table5_wide(t5, group)
         for (g, a), n in cells.items():
             assert wide.loc[g, a] == n
-        assert wide.loc[A.TOTAL, A.TOTAL] == sum(cells.values())
-        assert wide.drop(index=A.TOTAL, columns=A.TOTAL).to_numpy().sum() == sum(cells.values())
-    allw = A.table5_wide(t5, "all")
-    assert allw.loc[A.TOTAL, A.TOTAL] == 60
+        assert wide.loc[T.TOTAL, T.TOTAL] == sum(cells.values())
+        assert wide.drop(index=T.TOTAL, columns=T.TOTAL).to_numpy().sum() == sum(cells.values())
+    allw = T.table5_wide(t5, "all")
+    assert allw.loc[T.TOTAL, T.TOTAL] == 60
     assert allw.loc["female", "21-30"] == 20 and allw.loc["male", "61-70"] == 0
-    assert allw.loc["female", A.TOTAL] == 39 and allw.loc[A.TOTAL, "21-30"] == 32
-    prop = A.table5_wide(t5, "all", "proportion")
+    assert allw.loc["female", T.TOTAL] == 39 and allw.loc[T.TOTAL, "21-30"] == 32
+    prop = T.table5_wide(t5, "all", "proportion")
     assert prop.loc["female", "21-30"] == pytest.approx(20 / 60)
-    assert list(allw.columns) == list(A.AGE_BANDS) + [A.TOTAL]
+    assert list(allw.columns) == list(AGE_BANDS) + [T.TOTAL]
 
 
 def test_simulated_respondents_are_counted_in_the_tables():
     people = [{"gender": "female", "age_band": "21-30", "clothing_work": True, "n_correct": 25,
                "simulated": i % 2 == 0} for i in range(6)]
-    res = A.analyse(*build_frames(people), n_boot=200)
-    assert res.table7.loc[res.table7["band"] == A.TOTAL, "n_simulated"].item() == 3
+    res = analyse(*build_frames(people), n_boot=200)
+    assert res.table7.loc[res.table7["band"] == T.TOTAL, "n_simulated"].item() == 3
     assert res.progress["simulated"] == 3
     assert "SIMULATED" in res.stats["exclusions"]["reading"]
 
@@ -174,9 +177,9 @@ def test_binomial_holm_and_wilson_match_hand_computation(paper):
     z, ph, n = NormalDist().inv_cdf(0.975), 30 / 50, 50
     centre = (ph + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n))
-    lo, hi = A.wilson(30, 50)
+    lo, hi = I.wilson(30, 50)
     assert (float(lo), float(hi)) == pytest.approx((centre - half, centre + half), abs=1e-12)
-    s = paper.stats[A.KEY_BINOMIAL]
+    s = paper.stats[I.KEY_BINOMIAL]
     assert s["correct_needed_unadjusted"] == 32          # 32/50 = 64 %: the 50-trial threshold
     assert s["above_chance_unadjusted"] == int((p < 0.05).sum())
     assert "respondents scored reliably above chance" in s["reading"]
@@ -186,14 +189,14 @@ def test_signal_detection_log_linear_matches_hand_computation():
     # 20 of 25 generated called generated (hits), 5 of 25 real called generated (false alarms).
     resp = pd.DataFrame({"respondent_id": [1], "hits": [20], "n_generated": [25],
                          "false_alarms": [5], "n_real": [25], "included": [True]})
-    r, s = A.signal_detection(resp)
+    r, s = I.signal_detection(resp)
     z = NormalDist().inv_cdf
     h, f = 20.5 / 26, 5.5 / 26
     assert r["d_prime"].item() == pytest.approx(z(h) - z(f), abs=1e-12)
     assert r["criterion_c"].item() == pytest.approx(-(z(h) + z(f)) / 2, abs=1e-12)
     assert s["d_prime"]["p_value"] is None               # one respondent: not testable
     # A perfect respondent stays finite thanks to the correction.
-    r2, _ = A.signal_detection(resp.assign(hits=[25], false_alarms=[0]))
+    r2, _ = I.signal_detection(resp.assign(hits=[25], false_alarms=[0]))
     assert r2["d_prime"].item() == pytest.approx(z(25.5 / 26) - z(0.5 / 26))
 
 
@@ -201,7 +204,7 @@ def test_bootstrap_is_seeded_and_collapses_without_spread():
     people = [{"gender": "female", "age_band": "21-30", "clothing_work": True, "n_correct": 30}
               for _ in range(5)]
     frames = build_frames(people)
-    a = A.analyse(*frames, n_boot=500, seed=3).stats[A.KEY_ACCURACY]
+    a = analyse(*frames, n_boot=500, seed=3).stats[I.KEY_ACCURACY]
     assert a["accuracy"] == pytest.approx({"value": 0.6, "ci_low": 0.6, "ci_high": 0.6,
                                            "bootstrap_sd": 0.0}, abs=1e-12)
     assert a["error_rate"]["value"] == pytest.approx(0.4)
@@ -210,8 +213,8 @@ def test_bootstrap_is_seeded_and_collapses_without_spread():
     assert a["fakes_error"]["value"] == pytest.approx(10 / 25)
     assert a["reals_error"]["value"] == pytest.approx(10 / 25)
     mixed = build_frames([dict(p, n_correct=k) for p, k in zip(people, [20, 25, 30, 35, 40])])
-    b1 = A.analyse(*mixed, n_boot=500, seed=3).stats[A.KEY_ACCURACY]
-    b2 = A.analyse(*mixed, n_boot=500, seed=3).stats[A.KEY_ACCURACY]
+    b1 = analyse(*mixed, n_boot=500, seed=3).stats[I.KEY_ACCURACY]
+    b2 = analyse(*mixed, n_boot=500, seed=3).stats[I.KEY_ACCURACY]
     assert b1 == b2 and b1["accuracy"]["ci_low"] < 0.6 < b1["accuracy"]["ci_high"]
 
 
@@ -220,7 +223,7 @@ def test_welch_t_matches_hand_computation():
     people = ([{"gender": "female", "age_band": "21-30", "clothing_work": True, "n_correct": k}
                for k in acc_c] + [{"gender": "male", "age_band": "31-40", "clothing_work": False,
                                    "n_correct": k} for k in acc_o])
-    w = A.analyse(*build_frames(people), n_boot=100).stats[A.KEY_WELCH]
+    w = analyse(*build_frames(people), n_boot=100).stats[I.KEY_WELCH]
     a, b = np.array(acc_c) / 50, np.array(acc_o) / 50
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     t = (a.mean() - b.mean()) / math.sqrt(va + vb)
@@ -230,14 +233,14 @@ def test_welch_t_matches_hand_computation():
 
 def test_degenerate_data_reports_not_estimable_instead_of_crashing():
     one = [{"gender": "female", "age_band": "21-30", "clothing_work": True, "n_correct": 30}]
-    res = A.analyse(*build_frames(one), n_boot=100)
-    for key in (A.KEY_WELCH, A.KEY_GEE, A.KEY_ORDER):
+    res = analyse(*build_frames(one), n_boot=100)
+    for key in (I.KEY_WELCH, I.KEY_GEE, I.KEY_ORDER):
         assert res.stats[key]["estimable"] is False
         assert res.stats[key]["reading"].startswith("Not estimable")
     same_group = [dict(one[0], n_correct=k) for k in (20, 30, 40)]
-    res = A.analyse(*build_frames(same_group), n_boot=100)
-    assert res.stats[A.KEY_GEE]["estimable"] is False
-    assert "one work group" in res.stats[A.KEY_GEE]["why"]
+    res = analyse(*build_frames(same_group), n_boot=100)
+    assert res.stats[I.KEY_GEE]["estimable"] is False
+    assert "one work group" in res.stats[I.KEY_GEE]["why"]
 
 
 def test_gee_finds_a_real_group_difference_and_order_effect():
@@ -248,18 +251,18 @@ def test_gee_finds_a_real_group_difference_and_order_effect():
         k = int(rng.binomial(50, 0.8 if cw else 0.5))
         people.append({"gender": ["female", "male"][i % 2], "age_band": ["21-30", "31-40"][i % 3 > 0],
                        "clothing_work": cw, "n_correct": k, "correct_first": False})
-    res = A.analyse(*build_frames(people), n_boot=200)
-    g = res.stats[A.KEY_GEE]
+    res = analyse(*build_frames(people), n_boot=200)
+    g = res.stats[I.KEY_GEE]
     assert g["estimable"] and g["odds_ratio"] > 2 and g["p_value"] < 0.01
     assert "clothing work multiplies the odds" in g["reading"]
     # Errors first, correct answers last (build_frames' default): accuracy rises with position.
-    o = res.stats[A.KEY_ORDER]
+    o = res.stats[I.KEY_ORDER]
     assert o["estimable"] and o["odds_ratio"] > 1 and o["p_value"] < 0.01
     assert o["accuracy_second_half"] > o["accuracy_first_half"]
 
 
 def test_a_study_without_respondents_analyses_to_empty_tables():
-    res = A.analyse(*build_frames([]), n_boot=100)
+    res = analyse(*build_frames([]), n_boot=100)
     assert res.progress["started"] == 0 and res.progress["excluded_by_rule"] == {}
     assert list(res.table7["n"]) == [0] * 6
-    assert res.stats[A.KEY_ACCURACY]["n"] == 0 and res.stats[A.KEY_GEE]["estimable"] is False
+    assert res.stats[I.KEY_ACCURACY]["n"] == 0 and res.stats[I.KEY_GEE]["estimable"] is False

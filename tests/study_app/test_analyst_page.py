@@ -3,34 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from study_app.config import StudyConfig
-from study_app.create import create_study
 from study_app.exports import CODEBOOK
-from study_app.simulate import SimulateConfig, simulate
-from study_app.store import Store
 
-PAGE = str(Path(__file__).resolve().parents[2] / "study_app" / "analyst.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "study_app" / "views" / "analyst.py")
 APP = str(Path(__file__).resolve().parents[2] / "study_app" / "app.py")
 
 
 @pytest.fixture
-def analyst_db(tmp_path, monkeypatch) -> str:
+def analyst_db(small_study, tmp_path, monkeypatch) -> str:
     """A small study with 8 simulated respondents; the app reads it from $STUDY_DB_URL."""
-    rng = np.random.default_rng(2)
-    for sub in ("real", "fake"):
-        (tmp_path / sub).mkdir()
-        for i in range(6):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / sub / f"{sub}_{i}.png")
-    url = f"sqlite:///{tmp_path / 'study.db'}"
-    create_study(StudyConfig(name="pilot", real=tmp_path / "real", fake=[f"paper={tmp_path / 'fake'}"],
-                             per_class=4, db=url, image_dir=tmp_path / "images"))
-    simulate(Store(url), SimulateConfig(study="pilot", respondents=8, accuracy=0.6, seed=1))
+    url = small_study(tmp_path, respondents=8, seed=1)
     monkeypatch.setenv("STUDY_DB_URL", url)
     monkeypatch.delenv("STUDY_ANALYST_PASSWORD", raising=False)
     monkeypatch.delenv("STUDY_NAME", raising=False)
@@ -77,7 +62,7 @@ def test_app_routes_to_the_analyst_page(analyst_db):
     at.secrets["analyst_password"] = "pw"
     at.run()
     assert not at.exception
-    at.switch_page("analyst.py").run()
+    at.switch_page("views/analyst.py").run()
     assert not at.exception
     at.text_input(key="analyst_pw_input").input("pw").run()
     assert not at.exception and len(at.metric) == 4

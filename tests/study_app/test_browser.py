@@ -150,7 +150,8 @@ def test_respondent_completes_study_in_chromium_with_reload(server, study, sqlit
         src = None
         for k in range(1, 51):
             page.get_by_text(f"{k} of 50", exact=True).wait_for()
-            page.locator(f".st-key-answer_{k - 1}_real button").wait_for()
+            for choice in ("real", "generated"):   # both buttons drawn before the page is read
+                page.locator(f".st-key-answer_{k - 1}_{choice} button").wait_for()
             img = page.locator('[data-testid="stImage"] img').first
             if src is not None and k != 21:   # wait for the new image to replace the last one
                 expect(img).not_to_have_attribute("src", src)

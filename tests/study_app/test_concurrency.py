@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def _tiny_study(store: Store) -> tuple[str, int]:
-    opts = StudyOptions(per_class=25, models=["g"])
+    opts = StudyOptions(per_class=25, models=("g",))
     sid = store.create_study("load", opts, "consent", "v1", "/img")
     rows = [dict(id=f"{c}{i:02d}", is_generated=c == "g", model="g" if c == "g" else None,
                  kind="main", path="p", source=None, sha256="0" * 64, png=b"x")
@@ -34,8 +34,8 @@ def test_double_submitted_concurrent_answers_are_neither_lost_nor_duplicated(db_
     ids = []
     for _ in range(N_RESPONDENTS):
         r = store.create_respondent(study)
-        store.record_consent(r["respondent_id"], "v1")
-        ids.append(r["respondent_id"])
+        store.record_consent(r.id, "v1")
+        ids.append(r.id)
 
     # Every (respondent, trial) twice; the two copies race on a barrier so they hit the
     # database together. Respondents interleave, each answering its trials in order.

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ from PIL import Image
 
 from study_app import images as img
 from study_app.__main__ import main as cli
+from study_app.config import ExclusionRules
 from study_app.store import Store
 
 from .conftest import make_study, write_folder
@@ -98,10 +102,10 @@ def test_cli_create_prints_the_serve_command(sqlite_url, tiny_folders, tmp_path,
               "--no-exclude-identical-answers", "--min-median-ms", "200"])
     assert rc == 0
     assert capsys.readouterr().out.strip() == f"python -m study_app --db '{sqlite_url}' --study cli"
-    s = Store(sqlite_url).get_study("cli")
-    assert s["disclose_ratio"] is True and s["models"] == ["m", "n"]
-    assert (s["exclude_identical_answers"], s["exclude_failed_catch"], s["min_median_response_ms"]) == \
-        (False, True, 200)
+    o = Store(sqlite_url).get_study("cli").options
+    assert o.disclose_ratio is True and o.models == ("m", "n")
+    assert o.exclusion == ExclusionRules(exclude_failed_catch=True, exclude_identical_answers=False,
+                                         min_median_response_ms=200)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -148,7 +152,6 @@ class _FakeSampler:
 
 def test_model_fakes_are_sampled_and_named_after_the_run(sqlite_url, tiny_folders, tmp_path, monkeypatch):
     import types
-    import sys
     onnx = tmp_path / "runs" / "demo" / "export" / "generator.onnx"
     onnx.parent.mkdir(parents=True)
     onnx.write_bytes(b"stand-in")
@@ -161,7 +164,7 @@ def test_model_fakes_are_sampled_and_named_after_the_run(sqlite_url, tiny_folder
     frame = Store(sqlite_url).images_frame("gen")
     assert set(frame.loc[frame["is_generated"], "model"]) == {"demo"}
     assert frame["is_generated"].sum() == 30
-    assert Store(sqlite_url).get_study("gen")["generator_resolution"] == 32
+    assert Store(sqlite_url).get_study("gen").options.generator_resolution == 32
 
 
 def test_model_option_needs_n(sqlite_url, tiny_folders, tmp_path, caplog):
@@ -174,7 +177,7 @@ def test_model_option_needs_n(sqlite_url, tiny_folders, tmp_path, caplog):
 
 def test_pools_larger_than_per_class_give_respondents_different_subsets(study, sqlite_url):
     store = Store(sqlite_url)
-    plans = [set(store.create_respondent(study["name"])["plan"]) for _ in range(4)]
+    plans = [set(store.create_respondent(study["name"]).plan) for _ in range(4)]
     assert all(len(p) == 50 for p in plans) and len(set.union(*plans)) > 50
 
 
@@ -188,42 +191,13 @@ def test_folders_of_mixed_sizes_are_cropped_to_squares(sqlite_url, tmp_path):
         assert Image.open(row.path).size == (256, 256)
 
 
-def test_serve_dry_run_prints_the_production_streamlit_command(study, sqlite_url, capsys):
-    assert cli(["--db", sqlite_url, "--port", "8765", "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    assert f"STUDY_DB_URL={sqlite_url}" in out and f"STUDY_NAME={study['name']}" in out
-    for setting in ("--server.headless true", "--server.fileWatcherType none",
-                    "--server.runOnSave false", "--browser.gatherUsageStats false",
-                    "--server.address 127.0.0.1", "--server.port 8765"):
-        assert setting in out
-    assert out.split()[3:6] == ["-m", "streamlit", "run"]
-
-
-def test_serve_refuses_a_database_without_a_study(sqlite_url, caplog):
-    assert cli(["--db", sqlite_url, "--dry-run"]) == 2
-    assert "holds no study" in caplog.text
-
-
-def test_serve_refuses_an_unknown_study(study, sqlite_url, caplog):
-    assert cli(["--db", sqlite_url, "--study", "nope", "--dry-run"]) == 2
-    assert "--study nope: no such study" in caplog.text
-
-
 @pytest.mark.slow
-def test_fakes_sampled_from_a_real_exported_generator(sqlite_url, tiny_folders, tmp_path):
-    torch = pytest.importorskip("torch")
-    from export.onnx_export import export_run
-    from train import checkpoint, models
-    torch.manual_seed(0)
-    gen, critic = models.build("paper", 64, 100, 0, "layer")
-    run = tmp_path / "runs" / "tiny"
-    checkpoint.save_checkpoint(run / "checkpoints" / "latest.pt", {
-        "model": {"name": "paper", "resolution": 64, "latent_dim": 100, "num_classes": 0,
-                  "critic_norm": "layer", "class_names": []},
-        "config": {"model": "paper", "resolution": 64, "seed": 0},
-        "generator": gen.state_dict(), "critic": critic.state_dict(), "generator_ema": None,
-        "iteration": 0})
-    onnx = export_run(run, ema=False)
+def test_fakes_sampled_from_a_real_exported_generator(run_factory, sqlite_url, tiny_folders, tmp_path):
+    run = run_factory("tiny")          # trained by the real loop at 64 px, exported by the real CLI
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-m", "export", "onnx", str(run)], check=True, capture_output=True,
+                   cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    onnx = run / "export" / "generator.onnx"
     rc = cli(["create", "--name", "onnx", "--real", str(tiny_folders["real"]), "--model", str(onnx),
               "--n", "26", "--device", "cpu", "--db", sqlite_url, "--image-dir", str(tmp_path / "o")])
     assert rc == 0
@@ -231,7 +205,7 @@ def test_fakes_sampled_from_a_real_exported_generator(sqlite_url, tiny_folders, 
     frame = store.images_frame("onnx")
     fakes = frame[frame["is_generated"]]
     assert len(fakes) == 26 and set(fakes["model"]) == {"tiny"}
-    assert store.get_study("onnx")["generator_resolution"] == 64
+    assert store.get_study("onnx").options.generator_resolution == 64
     assert len({len(Path(p).read_bytes()) for p in frame["path"]}) == 1
 
 

@@ -2,43 +2,39 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
-from study_app import analysis as A
-from study_app.config import StudyConfig
-from study_app.create import create_study
-from study_app.exports import CODEBOOK, analyse_study, frames, main, read_export
+from study_app import inference as I
+from study_app import tables as T
+from study_app.__main__ import main as cli
+from study_app.exports import CODEBOOK, analyse_study, frames, read_export
 from study_app.simulate import SimulateConfig, simulate
 from study_app.store import Store
 
 
-def make_export_study(tmp_path: Path, per_class: int = 4) -> str:
-    """A small study with a catch trial, filled with 12 simulated respondents."""
-    rng = np.random.default_rng(1)
-    for sub in ("real", "fake"):
-        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class + 2):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / sub / f"{sub}_{i}.png")
-    url = f"sqlite:///{tmp_path / 'study.db'}"
-    create_study(StudyConfig(name="pilot", real=tmp_path / "real", fake=[f"paper={tmp_path / 'fake'}"],
-                             per_class=per_class, db=url, catch=1, image_dir=tmp_path / "images"))
+@pytest.fixture
+def export_study(small_study, tmp_path) -> str:
+    """A small study with a catch trial and 12 simulated respondents, 2 of whom fail the catch trial."""
+    url = small_study(tmp_path / "study", catch=1, respondents=10, seed=4)
     store = Store(url)
-    simulate(store, SimulateConfig(study="pilot", respondents=10, accuracy=0.6, seed=4))
     simulate(store, SimulateConfig(study="pilot", respondents=2, accuracy=0.6, catch_accuracy=0.0,
-                                   seed=5))                       # both fail the catch trial
+                                   seed=5))
     store.close()
     return url
 
 
-def test_export_writes_every_file_and_round_trips(tmp_path):
-    url = make_export_study(tmp_path)
+def export(*args: str) -> int:
+    return cli(["export", *args])
+
+
+def test_export_writes_every_file_and_round_trips(export_study, tmp_path):
+    url = export_study
     out = tmp_path / "export"
-    assert main(["--db", url, "--out", str(out), "--study", "pilot", "--n-bootstrap", "500"]) == 0
+    assert export("--db", url, "--out", str(out), "--study", "pilot", "--n-bootstrap", "500") == 0
     for name in list(CODEBOOK) + ["table6.png", "stats.json", "codebook.md"]:
         assert (out / name).stat().st_size > 0, name
     # The CSVs reload into the very frames the analysis produced ...
@@ -51,23 +47,23 @@ def test_export_writes_every_file_and_round_trips(tmp_path):
                                       obj=name)
     # ... and Tables 5 and 7 recomputed from the reloaded respondents equal the exported tables.
     resp = loaded["respondents.csv"]
-    pd.testing.assert_frame_equal(A.table7(resp), loaded["table7.csv"], check_dtype=False)
-    pd.testing.assert_frame_equal(A.table5(resp), loaded["table5.csv"], check_dtype=False)
+    pd.testing.assert_frame_equal(T.table7(resp), loaded["table7.csv"], check_dtype=False)
+    pd.testing.assert_frame_equal(T.table5(resp), loaded["table5.csv"], check_dtype=False)
     assert len(loaded["trials.csv"]) == 12 * 9 and loaded["trials.csv"]["simulated"].all()
     assert loaded["table7.csv"].iloc[-1]["n"] == 10 == loaded["table7.csv"].iloc[-1]["n_simulated"]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["exclusions"]["excluded_by_rule"] == {"failed catch trial": 2}
-    assert stats[A.KEY_ACCURACY]["n_bootstrap"] == 500 and stats["provenance"]["study"] == "pilot"
+    assert stats[I.KEY_ACCURACY]["n_bootstrap"] == 500 and stats["provenance"]["study"] == "pilot"
+    assert stats["provenance"]["exclusion_rules"] == Store(url).get_study("pilot").options.exclusion.describe()
     assert all("reading" in v for k, v in stats.items() if k != "provenance")
     assert "pid" not in loaded["respondents.csv"].columns       # the resume token stays private
     img = np.asarray(Image.open(out / "table6.png"))
     assert img.ndim == 3 and img.shape[0] > 100
 
 
-def test_codebook_documents_every_column(tmp_path):
-    url = make_export_study(tmp_path)
+def test_codebook_documents_every_column(export_study, tmp_path):
     out = tmp_path / "e"
-    assert main(["--db", url, "--out", str(out), "--n-bootstrap", "200"]) == 0
+    assert export("--db", export_study, "--out", str(out), "--n-bootstrap", "200") == 0
     book = (out / "codebook.md").read_text()
     for name in CODEBOOK:
         header = pd.read_csv(out / name, nrows=0).columns
@@ -89,25 +85,25 @@ def test_codebook_documents_every_column(tmp_path):
                 assert (v.astype(float) >= 0).all(), (name, col)
 
 
-def test_export_bad_input_exits_2(tmp_path, caplog):
-    url = make_export_study(tmp_path)
-    assert main(["--db", url, "--out", str(tmp_path / "x"), "--study", "nope"]) == 2
-    assert "--study nope" in caplog.text
-    assert main(["--db", "mysql://x/y", "--out", str(tmp_path / "x")]) == 2
-    assert main(["--db", url, "--out", str(tmp_path / "x"), "--n-bootstrap", "5"]) == 2
+@pytest.mark.parametrize("args, message", [
+    (["--study", "nope"], "--study nope: no such study"),
+    (["--n-bootstrap", "5"], "--n-bootstrap 5: give at least 100"),
+    (["--table6-per-class", "0"], "--table6-per-class 0: give at least 1"),
+])
+def test_export_bad_input_exits_2_and_writes_nothing(args, message, export_study, tmp_path, caplog):
+    assert export("--db", export_study, "--out", str(tmp_path / "x"), *args) == 2
+    assert f"python -m study_app export: error: {message}" in caplog.text
+    assert not (tmp_path / "x").exists()
 
 
-def test_export_of_a_study_without_respondents(tmp_path):
-    rng = np.random.default_rng(3)
-    for sub in ("real", "fake"):
-        (tmp_path / sub).mkdir()
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / sub / f"{sub}_{i}.png")
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
-    create_study(StudyConfig(name="empty", real=tmp_path / "real", fake=[str(tmp_path / "fake")],
-                             per_class=2, db=url, image_dir=tmp_path / "images"))
-    assert main(["--db", url, "--out", str(tmp_path / "e"), "--n-bootstrap", "100"]) == 0
+def test_export_refuses_an_unsupported_database(tmp_path, caplog):
+    assert export("--db", "mysql://x/y", "--out", str(tmp_path / "x")) == 2
+    assert "--db mysql://x/y: unsupported database" in caplog.text
+
+
+def test_export_of_a_study_without_respondents(small_study, tmp_path):
+    url = small_study(tmp_path / "s", name="empty", per_class=2)
+    assert export("--db", url, "--out", str(tmp_path / "e"), "--n-bootstrap", "100") == 0
     loaded = read_export(tmp_path / "e")
     assert len(loaded["trials.csv"]) == 0 and len(loaded["respondents.csv"]) == 0
-    assert len(loaded["images.csv"]) == 6 and (loaded["images.csv"]["n_answers"] == 0).all()
+    assert len(loaded["images.csv"]) == 8 and (loaded["images.csv"]["n_answers"] == 0).all()

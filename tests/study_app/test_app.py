@@ -1,5 +1,5 @@
-"""Every respondent page through Streamlit's AppTest: consent, demographics, instructions,
-trials (with practice), resume by ?pid=, stale tabs, thank-you."""
+"""The app as respondents meet it (AppTest on app.py, so routing decides every page): consent,
+demographics, instructions, trials (with practice), resume by ?pid=, stale tabs, thank-you."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -73,7 +73,7 @@ def test_consent_page_shows_text_version_and_choices(study, open_app, sqlite_url
     at = open_app()
     text = _texts(at)
     assert "About this study" in text
-    version = Store(sqlite_url).get_study(study["name"])["consent_version"]
+    version = Store(sqlite_url).get_study(study["name"]).consent_version
     assert f"Consent text version {version}" in text
     assert {b.key for b in at.button} == {"consent_agree", "consent_decline"}
 
@@ -90,7 +90,7 @@ def test_agreeing_starts_a_respondent_and_opens_demographics(study, open_app, sq
     frame = Store(sqlite_url).respondents_frame(study["name"])
     assert len(frame) == 1 and frame["consented_at"].notna().all()
     assert frame["pid"].item() == at.query_params["pid"]
-    assert frame["consent_version"].item() == Store(sqlite_url).get_study(study["name"])["consent_version"]
+    assert frame["consent_version"].item() == Store(sqlite_url).get_study(study["name"]).consent_version
 
 
 def test_demographics_form_validates_each_field(study, open_app, sqlite_url):

@@ -3,41 +3,43 @@
 Behind a password from Streamlit secrets (`analyst_password` in .streamlit/secrets.toml) or the
 environment variable STUDY_ANALYST_PASSWORD, compared in constant time (hmac.compare_digest).
 Without one configured the page says how to set it and shows nothing else. Reached at /analyst
-through app.py's navigation; `streamlit run study_app/analyst.py` also runs it alone.
+through app.py's navigation (hidden from respondents' menus, but a hidden page is still reachable
+by URL: the password is what guards it).
 """
 from __future__ import annotations
 
 import hmac
 import json
 import os
-import sys
-from pathlib import Path
 
-if str(Path(__file__).resolve().parent.parent) not in sys.path:   # run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from study_app import analysis as A  # noqa: E402
+from study_app import inference as I  # noqa: E402
+from study_app import session  # noqa: E402
+from study_app import tables as T  # noqa: E402
+from study_app.analysis import Analysis  # noqa: E402
 from study_app.config import ENV_STUDY, default_db_url  # noqa: E402
-from study_app.exports import (CODEBOOK, jsonable, analyse_study, codebook_markdown,  # noqa: E402
-                               frames, table6_figure)
-from study_app.store import Store, StoreError  # noqa: E402
+from study_app.exports import (CODEBOOK, analyse_study, codebook_markdown, figure_png,  # noqa: E402
+                               frames, jsonable, table6_figure)
+from study_app.store import StoreError  # noqa: E402
+
+TITLE = "Analyst"
+URL_PATH = "analyst"
 
 ENV_PASSWORD = "STUDY_ANALYST_PASSWORD"
 SECRET_KEY = "analyst_password"
 REFRESH_SECONDS = 10          # how stale the live numbers may be
 STAT_TITLES = {
-    A.KEY_BINOMIAL: "Each respondent against chance (exact binomial, Holm; Wilson intervals)",
-    A.KEY_ACCURACY: "Overall accuracy and HYPE-style error (respondent bootstrap, 10,000 resamples)",
-    A.KEY_SDT: "Sensitivity and bias (d', criterion c, log-linear correction)",
-    A.KEY_WELCH: "Clothing workers vs others: Welch's t on respondent accuracy",
-    A.KEY_GEE: "Clothing workers vs others: logistic GEE on trials, clustered on respondent",
-    A.KEY_ORDER: "Order / fatigue effect (trial position)",
+    I.KEY_BINOMIAL: "Each respondent against chance (exact binomial, Holm; Wilson intervals)",
+    I.KEY_ACCURACY: "Overall accuracy and HYPE-style error (respondent bootstrap, 10,000 resamples)",
+    I.KEY_SDT: "Sensitivity and bias (d', criterion c, log-linear correction)",
+    I.KEY_WELCH: "Clothing workers vs others: Welch's t on respondent accuracy",
+    I.KEY_GEE: "Clothing workers vs others: logistic GEE on trials, clustered on respondent",
+    I.KEY_ORDER: "Order / fatigue effect (trial position)",
 }
 
 
@@ -50,24 +52,15 @@ def configured_password() -> str | None:
     return str(pw) if pw else (os.environ.get(ENV_PASSWORD) or None)
 
 
-@st.cache_resource(show_spinner=False)
-def _store(url: str) -> Store:
-    return Store(url)
-
-
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner="Analysing ...")
-def _analysis(url: str, study: str) -> A.Analysis:
-    return analyse_study(_store(url), study, A.N_BOOTSTRAP, seed=0)
+def _analysis(url: str, study: str) -> Analysis:
+    """The study analysed (cached per database and study for REFRESH_SECONDS)."""
+    return analyse_study(session.store(), study, I.N_BOOTSTRAP, seed=0)
 
 
 @st.cache_data(ttl=600, show_spinner=False)
 def _table6_png(url: str, study: str) -> bytes:
-    import io
-    fig = table6_figure(_store(url), study)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(table6_figure(session.store(), study), dpi=100)
 
 
 def _check_password(expected: str) -> None:
@@ -97,7 +90,7 @@ def _gate() -> bool:
     return False
 
 
-def _accuracy_histogram(res: A.Analysis):
+def _accuracy_histogram(res: Analysis):
     r = res.respondents[res.respondents["included"]]
     fig, ax = plt.subplots(figsize=(6, 2.8))
     ax.hist(100 * r["accuracy"].astype(float), bins=list(range(0, 101, 4)), color="#4a6fa5",
@@ -111,7 +104,7 @@ def _accuracy_histogram(res: A.Analysis):
     return fig
 
 
-def _progress(res: A.Analysis) -> None:
+def _progress(res: Analysis) -> None:
     p = res.progress
     c = st.columns(4)
     c[0].metric("Started", p["started"])
@@ -123,13 +116,13 @@ def _progress(res: A.Analysis) -> None:
                + (", ".join(f"{k} {v}" for k, v in p["excluded_by_rule"].items()) or "none") + ".")
 
 
-def _tables(res: A.Analysis, url: str, study: str) -> None:
+def _tables(res: Analysis, url: str, study: str) -> None:
     st.subheader("Table 5: respondents by gender and age band")
     for tab, group in zip(st.tabs(["All", "Clothing-related work", "Other work"]),
                           ["all", "clothing work", "other work"]):
         with tab:
-            n = A.table5_wide(res.table5, group, "n")
-            prop = A.table5_wide(res.table5, group, "proportion")
+            n = T.table5_wide(res.table5, group, "n")
+            prop = T.table5_wide(res.table5, group, "proportion")
             st.dataframe(n.astype(int).astype(str) + " (" + (100 * prop).round(1).astype(str)
                          + " %)", key=f"t5_{group}")
     st.subheader("Table 6: real and generated patterns")
@@ -138,7 +131,7 @@ def _tables(res: A.Analysis, url: str, study: str) -> None:
     st.subheader("Table 7: respondents per accuracy band")
     t7 = res.table7.assign(percent=lambda d: (100 * d["proportion"]).round(1))
     st.dataframe(t7[["band", "n", "percent", "n_simulated"]], hide_index=True, key="t7")
-    st.caption(A.BAND_RULE)
+    st.caption(T.BAND_RULE)
     st.subheader("Accuracy of each respondent")
     fig = _accuracy_histogram(res)
     st.pyplot(fig)
@@ -152,7 +145,7 @@ def _tables(res: A.Analysis, url: str, study: str) -> None:
                         "fool_ci_low", "fool_ci_high"]], hide_index=True, key="images")
 
 
-def _statistics(res: A.Analysis) -> None:
+def _statistics(res: Analysis) -> None:
     st.subheader("Statistics")
     st.markdown(f"**Exclusions.** {res.stats['exclusions']['reading']}")
     for key, title in STAT_TITLES.items():
@@ -162,7 +155,7 @@ def _statistics(res: A.Analysis) -> None:
             st.json(jsonable({k: v for k, v in s.items() if k != "reading"}))
 
 
-def _downloads(res: A.Analysis, study: str) -> None:
+def _downloads(res: Analysis, study: str) -> None:
     st.subheader("Downloads")
     files = {name: df.to_csv(index=False) for name, df in frames(res).items()}
     files["stats.json"] = json.dumps(jsonable(res.stats), indent=2)
@@ -178,15 +171,13 @@ def _downloads(res: A.Analysis, study: str) -> None:
 
 def page() -> None:
     """The analyst page (password first)."""
-    for key, value in (("analyst_ok", False), ("analyst_pw_error", False)):
-        if key not in st.session_state:
-            st.session_state[key] = value
+    session.init()
     st.title("Study results (analyst)")
     if not _gate():
         return
     url = default_db_url()
     try:
-        names = _store(url).study_names()
+        names = session.store().study_names()
     except StoreError as e:
         st.error(str(e))
         return
@@ -211,12 +202,6 @@ def page() -> None:
     _tables(res, url, study)
     _statistics(res)
     _downloads(res, study)
-
-
-def streamlit_page() -> st.Page:
-    """The page entry for app.py's st.navigation (hidden from respondents; reached at /analyst).
-    A file page, so AppTest can switch to it by path."""
-    return st.Page(Path(__file__).resolve(), title="Analyst", url_path="analyst")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""`python -m study_app [serve]`: check the database and study, then become the Streamlit server.
+
+It runs `streamlit run study_app/app.py` with production settings: headless, no file watcher, no
+rerun on save, no usage statistics.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from study_app.config import ENV_DB_URL, ENV_STUDY, default_db_url
+
+APP = Path(__file__).resolve().parent / "app.py"
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 1..65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port}: give a port in 1..65535")
+    return port
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """The serve verb's arguments (also the top-level flags: serve is the default verb)."""
+    p.add_argument("--db", default=None, help=f"database URL; None: ${ENV_DB_URL}, else sqlite:///study.db")
+    p.add_argument("--study", default=None, help="study to serve; None: the newest in the database")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
+    p.add_argument("--port", type=port_number, default=8501, help="TCP port")
+    p.add_argument("--dry-run", action="store_true", help="print the streamlit command and exit")
+
+
+def streamlit_command(address: str, port: int) -> list[str]:
+    """The `streamlit run` command line with production settings."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.headless", "true",
+            "--server.fileWatcherType", "none",
+            "--server.runOnSave", "false",
+            "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal",
+            "--theme.base", "light",
+            "--theme.primaryColor", "#1f4e79",
+            "--server.address", address,
+            "--server.port", str(port)]
+
+
+def served_study(url: str, wanted: str | None) -> str:
+    """The study the server will show: `wanted`, else the newest; StoreError if there is none."""
+    from study_app.store import Store, StoreError
+    store = Store(url)
+    try:
+        if wanted:
+            return store.get_study(wanted).name
+        names = store.study_names()
+        if not names:
+            raise StoreError("--db: the database holds no study; set one up with "
+                             "`python -m study_app create --name NAME --real DIR --fake DIR`")
+        return names[0]
+    finally:
+        store.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the database and study, then replace this process with the Streamlit server."""
+    url = args.db or default_db_url()
+    env = {ENV_DB_URL: url, ENV_STUDY: served_study(url, args.study)}
+    cmd = streamlit_command(args.address, args.port)
+    if args.dry_run:
+        print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(cmd))
+        return 0
+    os.environ.update(env)
+    root = str(APP.parent.parent)   # so `import study_app` works inside the Streamlit script
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)   # the server owns this process (same pid; signals reach it)
+    return 0  # not reached
