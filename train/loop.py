@@ -28,7 +28,7 @@ from inkwash.cli import UserError
 from train import checkpoint, config, dist, state
 from train.config import TrainConfig
 from train.data import Dataset
-from train.device import resolve_device
+from train.device import resolve_device, set_tf32
 from train.gan_loss import GANLoss
 from train.records import CSV_FIELDS, Probe, Records, TickStats
 
@@ -54,8 +54,7 @@ def configure_backends(cfg: TrainConfig, device: torch.device) -> None:
     elif device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        set_tf32(True)
 
 
 def load_data(cfg: TrainConfig, info: dist.DistInfo) -> Dataset:

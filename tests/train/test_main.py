@@ -79,8 +79,8 @@ def test_prepare_help_does_not_import_torch():
 
 
 @pytest.mark.parametrize("argv", [["--iters", "ten"], ["--no-such-flag"], ["models", "--resolution", "100"],
-                                  ["models", "--latent-dim", "0"], ["prepare"]],
-                         ids=["bad-int", "unknown-flag", "bad-choice", "bad-latent", "missing-out"])
+                                  ["models", "--latent-dim", "0"], ["prepare"], ["prepair", "--out", "x"]],
+                         ids=["bad-int", "unknown-flag", "bad-choice", "bad-latent", "missing-out", "misspelt-verb"])
 def test_bad_arguments_exit_2_with_one_line_and_no_traceback(capsys, argv):
     with pytest.raises(SystemExit) as e:
         train_main(argv)
