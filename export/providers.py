@@ -170,7 +170,7 @@ def _preload_dlls() -> None:
 
 
 @contextlib.contextmanager
-def _native_stderr() -> Iterator[list[str]]:
+def native_stderr() -> Iterator[list[str]]:
     """Collect what native code writes to file descriptor 2 meanwhile (onnxruntime's provider errors)."""
     lines: list[str] = []
     try:
@@ -214,8 +214,9 @@ def _create(model: Path | str | bytes, so, providers: list, name: str):
                              f"python -m export onnx RUN_DIR") from None
 
 
-def _try_cuda(model, threads: int | None, deterministic: bool, name: str):
-    """(session, None) on CUDA; (CPU fallback session or None, why CUDA did not start) otherwise."""
+def try_cuda(model, threads: int | None = None, deterministic: bool = False, name: str = "model"):
+    """Ask for the CUDA provider: (session, None) when the session runs on it; else (the CPU session
+    onnxruntime fell back to, or None when CUDA was not asked for, and why CUDA does not start)."""
     global _cuda_failure
     import onnxruntime as ort
     if _cuda_failure is None and CUDA not in ort.get_available_providers():
@@ -226,7 +227,7 @@ def _try_cuda(model, threads: int | None, deterministic: bool, name: str):
     _preload_dlls()
     device_id = torch_cuda_device() or 0  # the device torch's tensors live on, for I/O binding
     so = session_options(threads, deterministic)
-    with _native_stderr() as lines:
+    with native_stderr() as lines:
         sess = _create(model, so, [(CUDA, cuda_provider_options(device_id, deterministic)), CPU], name)
         if sess.get_providers()[0] == CUDA:
             sess.get_provider_options()  # within the capture: a late provider message is caught too
@@ -240,7 +241,7 @@ def _try_cuda(model, threads: int | None, deterministic: bool, name: str):
 def cuda_session(model: Path | str | bytes, threads: int | None = None, deterministic: bool = False,
                  name: str = "model"):
     """A session on the CUDA provider, or None when it does not start here (nothing logged)."""
-    sess, reason = _try_cuda(model, threads, deterministic, name)
+    sess, reason = try_cuda(model, threads, deterministic, name)
     return sess if reason is None else None
 
 
@@ -253,7 +254,7 @@ def open_session(model: Path | str | bytes, device: str, threads: int | None = N
         raise UserError(f"device: unknown {device!r}; choose one of {', '.join(DEVICES)}")
     name = name or (str(model) if not isinstance(model, bytes) else "model")
     if device != "cpu":
-        sess, reason = _try_cuda(model, threads, deterministic, name)
+        sess, reason = try_cuda(model, threads, deterministic, name)
         if reason is None:
             return sess
         if device == "cuda":
