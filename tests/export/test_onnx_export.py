@@ -180,3 +180,18 @@ def test_fp16_parity_on_cuda_is_within_its_bound(exported):
     for stem, bound in (("generator", PARITY_BOUND_FP32), ("generator_fp16", PARITY_BOUND_FP16)):
         parity = ox.measure_parity((exported / "export" / f"{stem}.onnx").read_bytes(), gen)
         assert parity["provider"] == "CUDAExecutionProvider" and parity["max_abs_diff"] <= bound, parity
+
+
+
+@pytest.mark.slow
+def test_two_exports_into_one_folder_at_once_do_not_collide(tiny_run, tmp_path, lockstep):
+    """Both processes write each file at the same moment (lockstep): unique temp names, no collision."""
+    out = tmp_path / "shared"
+    results = lockstep(["onnx", str(tiny_run), "--out", str(out), "--fp16"])
+    assert [code for code, _ in results] == [0, 0], results
+    assert sorted(p.name for p in out.iterdir()) == ["generator.json", "generator.onnx", "generator_fp16.json",
+                                                     "generator_fp16.onnx"]  # no temp file left behind
+    for stem in ("generator", "generator_fp16"):
+        meta = json.loads((out / f"{stem}.json").read_text())
+        assert meta["model_sha256"] == sha256_file(out / f"{stem}.onnx")
+        onnx.checker.check_model(str(out / f"{stem}.onnx"), full_check=True)

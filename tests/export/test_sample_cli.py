@@ -102,3 +102,19 @@ def test_cli_errors_are_one_line_exit_2(argv, needle, tmp_path, monkeypatch, cap
         code = e.code
     err = capsys.readouterr().err.strip()
     assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+
+
+
+@pytest.mark.slow
+def test_two_samples_into_one_folder_at_once_do_not_collide(exported, tmp_path, lockstep):
+    """Both processes write samples.npz and samples.json at the same moment (lockstep): unique temp
+    names, so both finish and each file is whole (the PNG workers use the same atomic writer)."""
+    model = exported / "export" / "generator.onnx"
+    out = tmp_path / "shared"
+    results = lockstep(["sample", str(model), "--n", "6", "--out", str(out), "--format", "npz", "--quiet",
+                        "--device", "cpu"])
+    assert [code for code, _ in results] == [0, 0], results
+    assert sorted(p.name for p in out.iterdir()) == ["samples.json", "samples.npz"]
+    with np.load(out / "samples.npz") as f:
+        assert np.array_equal(f["images"], load_sampler(model, "cpu").sample(6, seed=0))
+    assert json.loads((out / "samples.json").read_text())["n"] == 6
