@@ -208,3 +208,22 @@ def test_conditional_sampler_uses_labels(exported_cond, tmp_path):
     shutil.copy(path, tmp_path / "c.onnx")
     assert load_sampler(tmp_path / "c.onnx", device="cpu").num_classes == 3
     assert json.loads(path.with_suffix(".json").read_text())["inputs"][1]["dtype"] == "int64"
+
+
+@pytest.mark.gpu
+def test_quantisation_on_a_cuda_device_equals_to_uint8_bit_for_bit():
+    if not torch.cuda.is_available():
+        pytest.skip("this torch has no CUDA device")
+    x = torch.randn(16, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.8
+    assert np.array_equal(sampler_mod.to_uint8_on_device(x.cuda()).cpu().numpy(), to_uint8(x))
+
+
+@pytest.mark.gpu
+def test_a_second_gpu_is_bound_where_torch_puts_the_tensors(exported, cpu_sampler):
+    if not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+        pytest.skip("needs two CUDA devices visible to torch")
+    providers._cuda_failure = None
+    with torch.cuda.device(1):
+        s = load_sampler(exported / "export" / "generator.onnx", device="cuda")
+        assert s.provider_options["device_id"] == "1" and s.bind_device == torch.device("cuda", 1)
+        assert np.abs(s.sample(4).astype(int) - cpu_sampler.sample(4).astype(int)).max() <= 1
