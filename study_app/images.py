@@ -2,6 +2,9 @@
 
 What a respondent's browser can see of an image, and why none of it reveals the class:
 
+* Decoding: every source file is decoded as training decodes its data (`inkwash.decode.to_srgb`:
+  EXIF orientation, ICC profile to sRGB, 16-bit to 8-bit over the full range, palettes, alpha on
+  paper white), so the study compares the generator with the data it learnt from, not two pipelines.
 * Pixels: real and generated images pass through the same steps (square centre crop; reduced to
   the generator's resolution when that is below the display size; then resized to the display
   size with the same filter) and are encoded by the same PNG encoder at the same settings, with
@@ -25,7 +28,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
+
+from inkwash.decode import to_srgb
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 PAD_QUANTUM = 4096        # bytes; padded sizes are multiples of this
@@ -43,15 +48,10 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """Open an image as RGB: EXIF orientation applied, transparency composited on white."""
+    """Open an image (its first frame) as 8-bit sRGB, decoded exactly as training decodes it."""
     with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
         im.load()
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, im)
-    return im.convert("RGB")
+        return to_srgb(im)
 
 
 def centre_square(im: Image.Image) -> Image.Image:
