@@ -138,6 +138,7 @@ def make_study(db: str, folders: dict[str, Path], name: str = "pilot", **kw) -> 
     from study_app.config import StudyConfig
     from study_app.create import create_study
     fakes = [f"{k.removeprefix('fake_')}={v}" for k, v in folders.items() if k not in ("real", "root")]
+    kw.setdefault("allow_mixed_sizes", ("real",))   # tiny_folders' real/ mixes sizes on purpose
     return create_study(StudyConfig(name=name, real=folders["real"], fake=fakes, db=db, **kw))
 
 
@@ -156,3 +157,32 @@ def study(sqlite_url, study_template) -> dict:
     from sqlalchemy.engine import make_url
     shutil.copyfile(study_template[0], make_url(sqlite_url).database)
     return dict(study_template[1])
+
+
+def trial_data(at) -> dict:
+    """The data the trial component of an AppTest page was given (trial, src, render, ...)."""
+    import json
+    (el,) = at.get("bidi_component")
+    return json.loads(el.proto.json)
+
+
+def answer_trial(at, answer: str, viewed_ms: int = 900, trial: int | None = None):
+    """Answer the trial on an AppTest page as the trial component does in a browser: its "answer"
+    trigger with the trial, the render and the viewing time. The server's clock is moved on by
+    `viewed_ms` too (the trial's sending time is set that much earlier), as if that time passed."""
+    import json
+    from datetime import timedelta
+    (el,) = at.get("bidi_component")
+    data = json.loads(el.proto.json)
+    shown = at.session_state["shown_at"]
+    if data["trial"] in shown:
+        shown[data["trial"]] -= timedelta(milliseconds=viewed_ms + 50)
+    states = at._tree.get_widget_states()
+    w = states.widgets.add()
+    w.id = f"$$STREAMLIT_INTERNAL_KEY_{el.proto.id}__events"
+    w.json_trigger_value = json.dumps([{"event": "answer", "value": {
+        "trial": data["trial"] if trial is None else trial, "answer": answer,
+        "render": data["render"], "viewed_ms": viewed_ms}}])
+    at._run(widget_state=states)
+    assert not at.exception
+    return at
