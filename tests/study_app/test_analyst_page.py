@@ -57,12 +57,19 @@ def test_password_from_the_environment(analyst_db, monkeypatch):
     assert not at.exception and len(at.metric) == 4
 
 
-def test_app_routes_to_the_analyst_page(analyst_db):
+def test_an_analyst_server_has_the_analyst_page_only(analyst_db, monkeypatch):
+    monkeypatch.setenv("STUDY_ROLE", "analyst")
     at = AppTest.from_file(APP, default_timeout=60)
     at.secrets["analyst_password"] = "pw"
     at.run()
-    assert not at.exception
-    at.switch_page("views/analyst.py").run()
-    assert not at.exception
+    assert not at.exception and at.title[0].value == "Study results (analyst)"
     at.text_input(key="analyst_pw_input").input("pw").run()
     assert not at.exception and len(at.metric) == 4
+
+
+def test_a_respondent_server_has_no_analyst_page(analyst_db, monkeypatch):
+    monkeypatch.setenv("STUDY_ROLE", "respondent")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/analyst.py")
