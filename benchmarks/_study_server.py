@@ -103,7 +103,8 @@ class ProcMonitor:
         # CPU % over 2 s windows (100 % = one core busy).
         win = [100 * (c[j] - c[i]) / (t[j] - t[i]) for i in range(len(t))
                for j in [int(np.searchsorted(t, t[i] + 2.0))] if j < len(t) and t[j] > t[i]]
-        return {"server_cpu_mean_pct": round(float(100 * (c[-1] - c[0]) / wall), 1) if wall else None,
+        return {"server_cpu_s": round(float(c[-1] - c[0]), 2),
+                "server_cpu_mean_pct": round(float(100 * (c[-1] - c[0]) / wall), 1) if wall else None,
                 "server_cpu_peak_2s_pct": round(float(max(win)), 1) if win else None,
                 "server_rss_start_mib": round(float(r[0]), 1),
                 "server_rss_peak_mib": round(float(r.max()), 1),

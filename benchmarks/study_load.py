@@ -139,6 +139,8 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         "max_ms": round(float(lat.max()), 1) if len(lat) else None,
         "answers_per_s": round(len(sent) / wall, 1), "wall_s": round(wall, 1),
         **server,
+        # CPU seconds per answer: far less sensitive to other jobs on the machine than latency.
+        "server_cpu_ms_per_answer": round(1000 * server["server_cpu_s"] / max(1, len(saved)), 1),
         "client_cpu_s": round((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), 1),
         "error_examples": sorted({r.error for r in results if r.error}
                                  | {e.split("\n")[0] for r in results for e in r.server_errors})[:3],
@@ -151,7 +153,7 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
 
 COLUMNS = ["respondents", "servers", "db", "completed", "timed_out", "in_flight_at_limit", "answers_sent", "answers_saved", "lost",
            "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages", "p50_ms", "p95_ms",
-           "max_ms", "answers_per_s", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
+           "max_ms", "answers_per_s", "server_cpu_ms_per_answer", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
            "server_rss_peak_mib", "client_cpu_s", "goal_met"]
 
 
