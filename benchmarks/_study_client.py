@@ -32,6 +32,7 @@ class ClientResult:
     double_clicks: int = 0
     media_errors: int = 0
     server_errors: list[str] = field(default_factory=list)   # error pages met (then reloaded)
+    refused: list[str] = field(default_factory=list)         # answers refused with a reason (pressed again)
     inflight: tuple[int, str] | None = None   # a click sent, its answer page not seen yet
     code: str | None = None
     error: str | None = None
@@ -170,6 +171,13 @@ async def respondent(res: ClientResult, host: str, port: int, pid: str, rng: ran
                 page = await c.until_finished(timeout)
                 if page.trial is None or page.trial > i:
                     break
+                if page.trial == i and page.trial_data["notice"]:
+                    # Refused with a reason (the database was busy): press again, as a person would.
+                    res.refused.append(page.trial_data["notice"][:60])
+                    await asyncio.sleep(0.3)
+                    payload = {**payload, "render": page.trial_data["render"],
+                               "viewed_ms": round((time.perf_counter() - t_shown) * 1000)}
+                    await c.send(page.trial_id, payload, page.fragment_id)
             res.sent[i], res.inflight = answer, None
             if page.trial is not None:
                 await c.image(page.trial_data["src"], cached, res)      # on screen once fetched

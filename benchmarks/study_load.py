@@ -133,6 +133,7 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         "double_clicks": sum(r.double_clicks for r in results),
         "media_errors": sum(r.media_errors for r in results),
         "server_error_pages": sum(len(r.server_errors) for r in results),
+        "refused_pressed_again": sum(len(r.refused) for r in results),
         "finished_in_db": int(resp.loc[resp["respondent_id"] != warm[0], "finished_at"].notna().sum()),
         "p50_ms": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
         "p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
@@ -143,7 +144,8 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         "server_cpu_ms_per_answer": round(1000 * server["server_cpu_s"] / max(1, len(saved)), 1),
         "client_cpu_s": round((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), 1),
         "error_examples": sorted({r.error for r in results if r.error}
-                                 | {e.split("\n")[0] for r in results for e in r.server_errors})[:3],
+                                 | {e.split("\n")[0] for r in results for e in r.server_errors}
+                                 | {e for r in results for e in r.refused})[:3],
     }
     row["goal_met"] = bool(row["lost"] == 0 and row["duplicated"] == 0 and row["mismatched"] == 0
                            and row["errors"] == 0 and row["server_error_pages"] == 0 and row["timed_out"] == 0
@@ -152,7 +154,8 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
 
 
 COLUMNS = ["respondents", "servers", "db", "completed", "timed_out", "in_flight_at_limit", "answers_sent", "answers_saved", "lost",
-           "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages", "p50_ms", "p95_ms",
+           "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages",
+           "refused_pressed_again", "p50_ms", "p95_ms",
            "max_ms", "answers_per_s", "server_cpu_ms_per_answer", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
            "server_rss_peak_mib", "client_cpu_s", "goal_met"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from study_app import images, session, trial_view
-from study_app.records import DatabaseBusy, Respondent
+from study_app.records import DatabaseBusy, Respondent, Study
 from study_app.schema import utcnow
 from study_app.views import BUSY_TEXT, begin
 
@@ -45,7 +45,8 @@ def _answer(r: Respondent, min_view_ms: int, practice_truth: dict[int, str]) -> 
             r.id, click.trial, click.answer, shown_at=shown_at, answered_at=now,
             response_ms=click.viewed_ms if server_ms is None else min(click.viewed_ms, server_ms),
             server_ms=server_ms)
-    except DatabaseBusy:
+    except DatabaseBusy as e:
+        session.log.warning("%s (respondent %d, trial %d)", e, r.id, click.trial)
         ss.notice = BUSY_TEXT
         return
     if new:
@@ -94,7 +95,16 @@ def page() -> None:
     ss = st.session_state
     if ss.answered is None or not set(r.answered) <= ss.answered:
         ss.answered = set(r.answered)       # a new session, or another tab answered meanwhile
-    study = session.study_of(r)
+    _trial(r, session.study_of(r))
+
+
+@st.fragment
+def _trial(r: Respondent, study: Study) -> None:
+    """The trial part of the page. A fragment: an answer reruns only this function (no routing,
+    no respondent lookup, no redraw of the rest), so an answer costs one database write."""
+    ss = st.session_state
+    if ss.problem is not None:          # the callback met a database problem: the page says so
+        st.rerun(scope="app")
     options, pool = study.options, session.store().pool(r.study_id)
     n_practice = options.practice
     if ss.feedback is not None and ss.feedback[0] == r.id:
@@ -102,7 +112,7 @@ def page() -> None:
         return
     i = _current(r)
     if i is None:       # the last answer is stored: on to the thanks page
-        st.rerun()
+        st.rerun(scope="app")
     _progress(i, n_practice, len(r.plan) - n_practice)
     ss.shown_at.setdefault(i, utcnow())     # the first time this session sends trial i
     ss.render += 1
