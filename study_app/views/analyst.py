@@ -24,7 +24,7 @@ from study_app import tables as T  # noqa: E402
 from study_app.analysis import Analysis  # noqa: E402
 from study_app.config import ENV_STUDY, default_db_url  # noqa: E402
 from study_app.exports import (CODEBOOK, analyse_study, codebook_markdown, figure_png,  # noqa: E402
-                               frames, jsonable, table6_figure)
+                               frames, jsonable, table6_figure, to_csv)
 from study_app.store import StoreError  # noqa: E402
 
 TITLE = "Analyst"
@@ -157,16 +157,16 @@ def _statistics(res: Analysis) -> None:
 
 def _downloads(res: Analysis, study: str) -> None:
     st.subheader("Downloads")
-    files = {name: df.to_csv(index=False) for name, df in frames(res).items()}
+    files = {name: to_csv(df) for name, df in frames(res).items()}
     files["stats.json"] = json.dumps(jsonable(res.stats), indent=2)
-    files["codebook.md"] = codebook_markdown(study)
+    files["codebook.md"] = codebook_markdown(study, session.store().get_study(study).options)
     cols = st.columns(3)
     for i, (name, data) in enumerate(files.items()):
         mime = "text/csv" if name.endswith(".csv") else "application/octet-stream"
         cols[i % 3].download_button(name, data, file_name=f"{study}_{name}", mime=mime,
                                     key=f"dl_{name}")
     st.caption(f"{len(CODEBOOK)} CSV files; `python -m study_app export` writes the same files "
-               "plus table6.png.")
+               "plus table6.png and the study images (images.csv's path column).")
 
 
 def page() -> None:
