@@ -58,7 +58,6 @@ class Store:
         self._plans: dict[int, tuple[str, ...]] = {}          # respondent id -> plan
         self._pools: dict[int, dict[str, ImageInfo]] = {}     # study id -> its images
         self._studies: dict[str, Study] = {}
-        self._consented: set[int] = set()
         self._identity = None
         try:
             self._check_schema(create)
@@ -261,8 +260,6 @@ class Store:
             conn.execute(S.insert_ignore(self.dialect, S.consent).values(
                 respondent_id=respondent_id, consent_version=consent_version,
                 consented_at=naive_utc(at) or utcnow()).on_conflict_do_nothing())
-        with self._lock:
-            self._consented.add(respondent_id)
 
     def save_demographics(self, respondent_id: int, gender: str, age_band: str,
                           clothing_work: bool, background: str, at: datetime | None = None) -> bool:
@@ -289,28 +286,28 @@ class Store:
                       response_ms: int | None = None, server_ms: int | None = None) -> bool:
         """Store one answer; True if it was new, False if this trial already had one (kept).
         response_ms: the browser's time from the image on screen to the click; server_ms: the
-        server's from sending the trial to receiving the answer."""
+        server's from sending the trial to receiving the answer.
+
+        One statement per answer: INSERT ... SELECT ... WHERE the respondent consented, ON CONFLICT
+        DO NOTHING RETURNING id. Only when nothing was inserted does a second query ask why."""
         if answer not in ANSWERS:
             raise ValueError(f"answer {answer!r}: must be one of {', '.join(ANSWERS)}")
         plan = self._plan(respondent_id)
         if not 0 <= trial_index < len(plan):
             raise ValueError(f"trial_index {trial_index}: must be in 0..{len(plan) - 1}")
-        with self._lock:
-            consented = respondent_id in self._consented
+        t, consented = S.trials, sa.exists().where(S.consent.c.respondent_id == respondent_id)
+        row = {"respondent_id": respondent_id, "trial_index": trial_index,
+               "image_id": plan[trial_index], "answer": answer, "shown_at": naive_utc(shown_at),
+               "answered_at": naive_utc(answered_at) or utcnow(),
+               "response_ms": None if response_ms is None else int(response_ms),
+               "server_ms": None if server_ms is None else int(server_ms)}
+        values = sa.select(*[sa.literal(v, t.c[k].type).label(k) for k, v in row.items()]).where(consented)
+        insert = (S.insert_ignore(self.dialect, t).from_select(list(row), values)
+                  .on_conflict_do_nothing().returning(t.c.id))
         with self._write() as conn:
-            if not consented and conn.execute(sa.select(S.consent.c.respondent_id).where(
-                    S.consent.c.respondent_id == respondent_id)).first() is None:
+            inserted = conn.execute(insert).first() is not None   # (rowcount is -1 with RETURNING on psycopg)
+            if not inserted and conn.execute(sa.select(consented)).scalar() is False:
                 raise StoreError(f"respondent {respondent_id}: no consent recorded; answer refused")
-            result = conn.execute(S.insert_ignore(self.dialect, S.trials).values(
-                respondent_id=respondent_id, trial_index=trial_index, image_id=plan[trial_index],
-                answer=answer, shown_at=naive_utc(shown_at),
-                answered_at=naive_utc(answered_at) or utcnow(),
-                response_ms=None if response_ms is None else int(response_ms),
-                server_ms=None if server_ms is None else int(server_ms),
-            ).on_conflict_do_nothing().returning(S.trials.c.id))
-            inserted = result.first() is not None   # (rowcount is -1 with RETURNING on psycopg)
-        with self._lock:
-            self._consented.add(respondent_id)
         return inserted
 
     def finish(self, respondent_id: int, at: datetime | None = None) -> str:
