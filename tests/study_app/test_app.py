@@ -244,3 +244,46 @@ def test_busy_database_on_answer_asks_to_press_again_and_loses_nothing(study, op
     _answer(at, "generated")
     assert _progress(at) == "2 of 50" and trial_data(at)["notice"] == ""
     assert Store(sqlite_url).trials_frame(study["name"])["answer"].tolist() == ["generated"]
+
+
+def test_a_long_background_is_measured_and_refused_not_dropped(study, open_app, sqlite_url):
+    at = _click(open_app(), "consent_agree")
+    assert not at.text_input(key="demo_background").max_chars     # the browser would drop a long paste
+    _fill_demographics(at, background="x" * 250)
+    assert "Please shorten your background to at most 200 characters (it has 250)." in _texts(at)
+    assert Store(sqlite_url).respondents_frame(study["name"])["background"].isna().all()
+
+
+def test_a_stale_tab_cannot_change_demographics_once_trials_began(study, open_app, sqlite_url):
+    tab_a = _click(open_app(), "consent_agree")
+    pid = tab_a.query_params["pid"]
+    tab_b = open_app(pid)                          # a second tab, still on the form
+    _fill_demographics(tab_a, background="Weaver")
+    _click(tab_a, "instructions_start")
+    _answer(tab_a, "real")
+    at = _fill_demographics(tab_b, background="Something else")
+    assert _progress(at) == "2 of 50"                # on to the trial the session is at, told why
+    assert trial_data(at)["notice"].startswith("This session has moved on in another tab or window")
+    row = Store(sqlite_url).respondents_frame(study["name"]).iloc[0]
+    assert row.background == "Weaver"
+
+
+def test_a_link_from_another_study_in_the_same_database_is_refused(study, open_app, sqlite_url,
+                                                                   tiny_folders, tmp_path, monkeypatch):
+    make_study(sqlite_url, tiny_folders, name="other", image_dir=tmp_path / "o")
+    store = Store(sqlite_url)
+    stranger = store.create_respondent("other")
+    store.record_consent(stranger.id, store.get_study("other").consent_version)
+    monkeypatch.setenv("STUDY_NAME", study["name"])
+    at = open_app(stranger.pid)
+    assert "This link does not match any session of this study" in _texts(at)
+
+
+def test_a_deleted_database_stops_the_study_with_a_plain_page(study, open_app, sqlite_url):
+    import os
+    at, _ = _to_trials(open_app)
+    os.unlink(make_url(sqlite_url).database)
+    _answer(at, "real")
+    text = _texts(at)
+    assert "The study is paused." in text and "sqlite" not in text and "Traceback" not in text
+    assert at.get("bidi_component") == [] or not len(at.get("bidi_component"))
