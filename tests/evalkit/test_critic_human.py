@@ -8,19 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from scipy import stats
 
 from evalkit import critic_human
 
 _spec = importlib.util.spec_from_file_location("evalkit_compare_fixtures", Path(__file__).with_name("compare_fixtures.py"))
 fx = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fx)
-
-
-def _images(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.stack([np.asarray(Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).resize((64, 64)))
-                     for _ in range(n)])
 
 
 def test_spearman_ci_of_a_monotone_relation_is_one():
@@ -40,35 +34,37 @@ def test_spearman_ci_brackets_rho_for_noisy_data():
     assert 0.5 < out["rho"] < 0.9
 
 
-def test_critic_vs_human_end_to_end(tmp_path):
-    run = fx.write_tiny_run(tmp_path / "runs" / "paper", model="paper")
+def test_critic_vs_human_reads_a_real_study_export(run_factory, synthetic_images, write_images, tmp_path):
+    from study_app.__main__ import main as study
+    from study_app.exports import read_export
+    run = run_factory("critic")                  # trained by the real loop at 64 px
+    real, fake = tmp_path / "real", tmp_path / "fake"
+    write_images(real, synthetic_images(8, 64, seed=1), prefix="real_")
+    write_images(fake, synthetic_images(8, 64, seed=2, style=1.0), prefix="fake_")
+    db, export = f"sqlite:///{tmp_path / 'study.db'}", tmp_path / "export"
+    assert study(["create", "--name", "s", "--real", str(real), "--fake", f"paper={fake}",
+                  "--per-class", "6", "--catch", "1", "--db", db]) == 0
+    assert study(["simulate", "--db", db, "--study", "s", "--respondents", "12", "--accuracy", "0.6",
+                  "--seed", "3"]) == 0
+    assert study(["export", "--db", db, "--out", str(export), "--n-bootstrap", "200"]) == 0
+
+    assert critic_human.main([str(run), str(export), "--bootstrap", "300"]) == 0
+    images = read_export(export)["images.csv"]
+    main = images[images["kind"] == "main"].reset_index(drop=True)
+    assert len(main) == 15 and (images["kind"] == "catch").sum() == 1       # the catch image is left out
+    with open(export / "critic_vs_human" / "scores.csv", newline="") as f:
+        got = {r["image_id"]: float(r["critic_score"]) for r in csv.DictReader(f)}
+    assert set(got) == set(main["image_id"])
     critic, meta = critic_human.load_critic(run)
-    images = _images(24, 1)
-    gen = [i % 2 == 0 for i in range(24)]
-    files = []
-    for i, im in enumerate(images):
-        files.append(tmp_path / f"s{i}.png")
-        Image.fromarray(im).save(files[-1])
-    scores = critic_human.score_images(critic, files, 64)
-    # Human fool rates built to agree with the critic: monotone in its score (up for fakes, down for reals).
-    ranks = scores.argsort().argsort() / (len(scores) - 1)
-    fool = [float(r) if g else float(1 - r) for r, g in zip(ranks, gen)]
-    study = fx.write_study_export(tmp_path / "study", images, gen, fool)
-    rc = critic_human.main([str(run), str(study), "--bootstrap", "300"])
-    assert rc == 0
-    out = study / "critic_vs_human"
-    doc = json.loads((out / "critic_vs_human.json").read_text())
+    expected = critic_human.score_images(critic, [export / p for p in main["path"]], meta["resolution"])
+    np.testing.assert_allclose([got[i] for i in main["image_id"]], expected, rtol=1e-5)
+    doc = json.loads((export / "critic_vs_human" / "critic_vs_human.json").read_text())
     rows = {r["subset"]: r for r in doc["rows"]}
-    assert rows["generated: score vs fool rate"]["spearman_rho"] == pytest.approx(1.0)
-    assert rows["real: score vs fool rate"]["spearman_rho"] == pytest.approx(-1.0)
-    assert rows["all: score vs share judged real"]["spearman_rho"] == pytest.approx(1.0)
-    assert rows["generated: score vs fool rate"]["n_images"] == 12
-    assert doc["provenance"]["critic"]["name"] == "paper"
-    assert (out / "critic_vs_human_scatter.png").stat().st_size > 1000
-    with open(out / "scores.csv", newline="") as f:
-        got = list(csv.DictReader(f))
-    assert len(got) == 24
-    np.testing.assert_allclose([float(r["critic_score"]) for r in got], scores, rtol=1e-5)
+    gen = main["is_generated"].to_numpy()
+    rho = stats.spearmanr(expected[gen], main["fool_rate"][gen]).statistic
+    assert rows["generated: score vs fool rate"]["spearman_rho"] == pytest.approx(rho)
+    assert rows["generated: score vs fool rate"]["n_images"] == gen.sum() == 8
+    assert doc["provenance"]["critic"]["resolution"] == 64
 
 
 def test_missing_fool_rate_column_is_a_one_line_error(tmp_path, capsys):
