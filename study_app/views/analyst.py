@@ -215,10 +215,10 @@ def page() -> None:
     if res.progress["included"] == 0:
         st.info("No finished, included respondent yet: tables and statistics appear once the "
                 "first respondent finishes.")
-        return
-    _tables(res, url, study)
-    _statistics(res)
-    _downloads(res, study)
+    else:
+        _tables(res, url, study)
+        _statistics(res)
+    _downloads(res, study)          # the data so far, finished or not
 
 
 if __name__ == "__main__":

@@ -290,10 +290,10 @@ def test_model_fool_rate_interval_resamples_respondents_not_answers():
 def test_model_fool_rate_interval_is_the_respondent_bootstrap_by_definition():
     people = [{"gender": "male", "age_band": "31-40", "clothing_work": False, "n_correct": k}
               for k in (10, 20, 25, 30, 35, 40, 45)]
-    res = analyse(*build_frames(people), n_boot=300, seed=5)
+    res = analyse(*build_frames(people), n_boot=100, seed=5)
     t = res.trials[res.trials["kind"] == "main"]
     ids = sorted(t["respondent_id"].unique())
-    idx = np.random.default_rng(5).integers(0, len(ids), size=(300, len(ids)))
+    idx = np.random.default_rng(5).integers(0, len(ids), size=(100, len(ids)))
     for model, gen in (("paper", True), ("real", False)):
         rates = []
         for draw in idx:        # one resample: the drawn respondents' answers, repeats included

@@ -287,3 +287,16 @@ def test_a_deleted_database_stops_the_study_with_a_plain_page(study, open_app, s
     text = _texts(at)
     assert "The study is paused." in text and "sqlite" not in text and "Traceback" not in text
     assert at.get("bidi_component") == [] or not len(at.get("bidi_component"))
+
+
+@pytest.mark.parametrize("viewed_ms, waited_ms", [(120, None), (900, 200)])
+def test_an_answer_faster_than_the_viewing_floor_is_refused_with_a_reason(viewed_ms, waited_ms, study,
+                                                                         open_app, sqlite_url):
+    at, _ = _to_trials(open_app)
+    answer_trial(at, "real", viewed_ms=viewed_ms, waited_ms=waited_ms)   # by the browser's or the server's clock
+    assert _progress(at) == "1 of 50"
+    assert trial_data(at)["notice"] == "Please look at each pattern for at least 0.5 s before answering."
+    assert Store(sqlite_url).trials_frame(study["name"]).empty
+    answer_trial(at, "real", viewed_ms=640)
+    trials = Store(sqlite_url).trials_frame(study["name"])
+    assert trials["response_ms"].tolist() == [640] and trials["server_ms"].iloc[0] >= 640
