@@ -25,8 +25,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._provenance import markdown_table, write_bench  # noqa: E402
+from inkwash.atomic import replace_dir  # noqa: E402
+from inkwash.cli import setup_logging  # noqa: E402
+from inkwash.paths import cache_dir  # noqa: E402
 from train.data import load_folder  # noqa: E402
-from train.demo import PER_STYLE, STYLES, default_cache_dir, demo_folder  # noqa: E402
+from train.demo import PER_STYLE, STYLES, demo_folder  # noqa: E402
 
 KINDS = ["png", "png", "jpeg", "jpeg", "jpeg", "grey", "rgba", "webp"]
 
@@ -56,7 +59,7 @@ def _make_one(args: tuple[str, str, int]) -> str:
 
 def bench_folder(n: int) -> Path:
     """The benchmark input (made once, cached next to the demo set)."""
-    folder = default_cache_dir() / f"bench-data-v1-n{n}"
+    folder = cache_dir(f"bench-data-v1-n{n}")
     if (folder / ".complete").is_file():
         return folder
     sources = sorted(p for p in demo_folder().rglob("*") if p.suffix in (".png", ".jpg"))
@@ -68,8 +71,7 @@ def bench_folder(n: int) -> Path:
     with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=ctx) as ex:
         list(ex.map(_make_one, jobs, chunksize=8))
     (tmp / ".complete").write_text("ok")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    replace_dir(tmp, folder)
     return folder
 
 
@@ -112,6 +114,11 @@ def demo_generation(scratch: Path, per_style: int, workers: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with setup_logging(logging.WARNING):
+        return _bench(argv)
+
+
+def _bench(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--n", type=int, default=1000, help="number of input images")
     p.add_argument("--resolution", type=int, default=256, help="output side in px")
@@ -122,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo-full", action="store_true",
                    help=f"also time generating the full demo set ({PER_STYLE * len(STYLES)} images) with all cores")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
     all_cores = len(os.sched_getaffinity(0))
     folder = bench_folder(args.n)
     sizes = [Image.open(f).size for f in sorted(folder.rglob("img_*"))]

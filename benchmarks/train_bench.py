@@ -13,29 +13,30 @@ iterations (tick work such as sample grids and checkpoints excluded). On a GPU u
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._provenance import markdown_table, write_bench  # noqa: E402
+from inkwash.cli import setup_logging  # noqa: E402
 from train import config, loop  # noqa: E402
+from train.data import Dataset  # noqa: E402
 
 PAPER_HOURS = 15.0
 SCHEDULE_ITERS = 16_000
 
 
-def synthetic_dataset(n: int, resolution: int) -> SimpleNamespace:
+def synthetic_dataset(n: int, resolution: int) -> Dataset:
+    """Uniform noise images: the steps' cost does not depend on what the pixels show."""
     rng = np.random.default_rng(0)
-    u8 = rng.integers(0, 256, (n, resolution, resolution, 3), dtype=np.uint8)
-    return SimpleNamespace(images_u8=u8, labels=None, class_names=[], summary_dict={"images": n, "synthetic": True},
-                           path="synthetic")
+    return Dataset.from_arrays(rng.integers(0, 256, (n, resolution, resolution, 3), dtype=np.uint8))
 
 
 def variants(cuda: bool) -> list[dict]:
@@ -50,6 +51,11 @@ def variants(cuda: bool) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with setup_logging(logging.WARNING):
+        return _bench(argv)
+
+
+def _bench(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--resolution", type=int, default=None, help="default: 256 on CUDA, 64 on CPU")
     p.add_argument("--warmup", type=int, default=None, help="warm-up iterations (default: 20 CUDA, 1 CPU)")
@@ -57,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--only", default=None, help="comma list of models to run")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     cuda = torch.cuda.is_available()
     res = args.resolution or (256 if cuda else 64)
     warm = args.warmup or (20 if cuda else 1)
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                                       batch_size=args.batch_size, out=Path(tmp), name=f"{v['model']}-{v['dtype']}",
                                       quiet=True, device="auto"))
             run_dir = loop.run(cfg, dataset=ds)
-            info = __import__("json").loads((run_dir / "run.json").read_text())
+            info = json.loads((run_dir / "run.json").read_text())
             spi = info["step_seconds_per_iter"]
             hours = spi * SCHEDULE_ITERS / 3600
             rows.append({"model": v["model"], "resolution": res, "device": info["device"], "dtype": info["dtype"],

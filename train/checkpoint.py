@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from train import models
-from inkwash.atomic import atomic_file
+from inkwash.atomic import atomic_file, replace_with_copy
+from inkwash.cli import UserError
 from inkwash.hashing import sha256_file
+from train import models
 
 FORMAT_VERSION = 1
 
@@ -27,19 +28,34 @@ def save_checkpoint(path: Path, state: dict) -> None:
         torch.save({"format": FORMAT_VERSION, **state}, f)
 
 
+def save_checkpoints(ckpt_dir: Path, state: dict, iteration: int, keep: int) -> Path:
+    """latest.pt plus the last `keep` iter_XXXXXXX.pt (keep 0: latest.pt only), each replaced
+    atomically; latest.pt shares the snapshot's bytes (a hard link where the file system allows)."""
+    latest = Path(ckpt_dir) / "latest.pt"
+    if keep <= 0:
+        save_checkpoint(latest, state)
+        return latest
+    snap = Path(ckpt_dir) / f"iter_{iteration:07d}.pt"
+    save_checkpoint(snap, state)
+    replace_with_copy(snap, latest)
+    for old in sorted(Path(ckpt_dir).glob("iter_*.pt"))[:-keep]:
+        old.unlink()
+    return latest
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by `save_checkpoint`; a clear ValueError names a bad file."""
+    """Load a checkpoint written by `save_checkpoint`; a UserError (a ValueError) names a bad file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated, not a torch file, or pickled objects we never write
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
+        raise UserError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(state, dict) or "model" not in state or "generator" not in state:
-        raise ValueError(f"{path}: not a checkpoint of this toolkit (no 'model'/'generator' entries)")
+        raise UserError(f"{path}: not a checkpoint of this toolkit (no 'model'/'generator' entries)")
     if state.get("format", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path}: written by a newer version (format {state['format']}); upgrade the toolkit")
+        raise UserError(f"{path}: written by a newer version (format {state['format']}); upgrade the toolkit")
     return state
 
 
@@ -75,7 +91,7 @@ def load_critic(path: Path, map_location: str | torch.device = "cpu") -> tuple[m
     Returns (critic, info) with info = {"spec", "iteration", "checkpoint", "checkpoint_sha256"}."""
     state = load_checkpoint(path, map_location)
     if state.get("critic") is None:
-        raise ValueError(f"{path}: the checkpoint has no critic weights")
+        raise UserError(f"{path}: the checkpoint has no critic weights")
     spec = load_spec(state)
     _, critic = spec.build()
     critic.load_state_dict(state["critic"])

@@ -11,14 +11,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inkwash.cli import UserError
 from train import models
+from train.device import DEVICES, resolve_device
 
 PRESETS_NAMES = ("demo", "paper", "dcgan", "mlp")
 LOSSES = ("wgan-clip", "wgan-gp", "bce")
 HSV_LOSSES = ("swd", "moments", "off")
 OPTIMIZERS = ("rmsprop", "adam")
-DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "fp32", "bf16")
+# The fields that fix the networks' shape: on --resume they come from the checkpoint's ModelSpec.
+ARCHITECTURE_FIELDS = ("model", "resolution", "latent_dim", "critic_norm", "conditional")
 
 
 @dataclass
@@ -27,7 +30,7 @@ class TrainConfig:
     data: Path | None = None        # folder of patterns (subfolders = classes); None = built-in demo set
     out: Path = Path("runs")        # parent of run folders
     name: str | None = None         # run folder name under `out`; None = the preset's name
-    model: str = "paper"            # paper | dcgan | mlp (train.models)
+    model: str = "paper"            # a key of train.models.MODELS: paper | dcgan | mlp
     resolution: int = 256           # 64, 128 or 256 px
     latent_dim: int = 100           # size of z
     critic_norm: str = "batch"      # batch | layer | none (wgan-gp needs no batch statistics)
@@ -127,26 +130,12 @@ def _field_help(f: dataclasses.Field) -> str:
     return _HELP.get(f.name, f.name.replace("_", " "))
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show defaults except None ("from the preset"); keep the example line unwrapped."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None:
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The `python -m train` parser: one flag per TrainConfig field, each defaulting to None."""
-    p = argparse.ArgumentParser(
-        prog="python -m train", formatter_class=_HelpFormatter,
-        description="Train a GAN on a folder of patterns (default: the built-in demo set). --preset chooses a "
-                    "whole recipe; every other flag overrides one part of it (unset flags come from the preset). "
-                    "Iterations count generator steps.",
-        epilog="example: python -m train --preset paper --data patterns/ --out runs --name ink256")
+def configure(p: argparse.ArgumentParser) -> None:
+    """The `python -m train` flags: --preset, --dry-run and one flag per TrainConfig field, each
+    defaulting to None ("from the preset")."""
     p.add_argument("--preset", choices=PRESETS_NAMES, default="demo", help="recipe")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config as JSON and exit")
-    choices = {"model": models.MODELS, "resolution": models.RESOLUTIONS, "critic_norm": models.CRITIC_NORMS,
+    choices = {"model": tuple(models.MODELS), "resolution": models.RESOLUTIONS, "critic_norm": models.CRITIC_NORMS,
                "loss": LOSSES, "hsv_loss": HSV_LOSSES, "optimizer": OPTIMIZERS, "device": DEVICES,
                "dtype": DTYPES}
     for f in dataclasses.fields(TrainConfig):
@@ -164,19 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
             one_of = f"; one of {', '.join(map(str, choices[f.name]))}" if f.name in choices else ""
             # No argparse `choices`: validate() reports a bad value in one line naming the field.
             p.add_argument(flag, type=typ, default=None, help=f"{_field_help(f)}{one_of} (unset: from the preset)")
-    return p
 
 
 def resolve(args: dict) -> TrainConfig:
-    """Preset + loss recipe + flags -> TrainConfig; `args` maps field names to values or None."""
+    """Preset + loss recipe + flags -> validated TrainConfig; `args` maps field names to values or None."""
     preset = args.get("preset") or "demo"
     if preset not in PRESETS:
-        raise ValueError(f"preset: unknown {preset!r}; choose one of {', '.join(PRESETS_NAMES)}")
+        raise UserError(f"preset: unknown {preset!r}; choose one of {', '.join(PRESETS_NAMES)}")
     values = dict(PRESETS[preset])
     loss = args.get("loss")
     if loss is not None and loss != values["loss"]:
         if loss not in LOSS_RECIPES:
-            raise ValueError(f"loss: unknown {loss!r}; choose one of {', '.join(LOSSES)}")
+            raise UserError(f"loss: unknown {loss!r}; choose one of {', '.join(LOSSES)}")
         values.update(LOSS_RECIPES[loss])
     given = {k: v for k, v in args.items() if v is not None and k not in ("preset", "dry_run")}
     values.update(given)
@@ -185,28 +173,31 @@ def resolve(args: dict) -> TrainConfig:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(values) - names
     if unknown:
-        raise ValueError(f"config: unknown field(s) {', '.join(sorted(unknown))}")
+        raise UserError(f"config: unknown field(s) {', '.join(sorted(unknown))}")
     cfg = TrainConfig(preset=preset, **values)
     cfg.extra = {"flags": sorted(given)}
-    validate(cfg)
-    return cfg
+    return validate(cfg)
 
 
-def validate(cfg: TrainConfig) -> None:
-    """Raise ValueError naming the field for any bad value, before any work is done."""
+def model_spec(cfg: TrainConfig, class_names: list[str] | tuple[str, ...] = ()) -> models.ModelSpec:
+    """The networks `cfg` trains: its architecture fields, with `class_names` for a conditional run."""
+    names = tuple(class_names) if cfg.conditional else ()
+    return models.ModelSpec(cfg.model, cfg.resolution, cfg.latent_dim, len(names), names, cfg.critic_norm)
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Raise UserError naming the field for any bad value, before any work is done; return `cfg`."""
     def need(cond: bool, msg: str) -> None:
         if not cond:
-            raise ValueError(msg)
+            raise UserError(msg)
 
-    need(cfg.model in models.MODELS, f"model: unknown {cfg.model!r}; choose one of {', '.join(models.MODELS)}")
-    need(cfg.resolution in models.RESOLUTIONS, f"resolution: {cfg.resolution} is not supported; choose 64, 128 or 256")
-    need(cfg.critic_norm in models.CRITIC_NORMS, f"critic_norm: choose one of {', '.join(models.CRITIC_NORMS)}")
+    model_spec(cfg).validate()  # model, resolution, latent_dim, critic_norm
     need(cfg.loss in LOSSES, f"loss: unknown {cfg.loss!r}; choose one of {', '.join(LOSSES)}")
     need(cfg.hsv_loss in HSV_LOSSES, f"hsv_loss: unknown {cfg.hsv_loss!r}; choose one of {', '.join(HSV_LOSSES)}")
     need(cfg.optimizer in OPTIMIZERS, f"optimizer: choose one of {', '.join(OPTIMIZERS)}")
     need(cfg.device in DEVICES, f"device: choose one of {', '.join(DEVICES)}")
     need(cfg.dtype in DTYPES, f"dtype: choose one of {', '.join(DTYPES)}")
-    for name in ("latent_dim", "iters", "batch_size", "n_critic", "hsv_proj", "hsv_pixels", "tick", "grid_every",
+    for name in ("iters", "batch_size", "n_critic", "hsv_proj", "hsv_pixels", "tick", "grid_every",
                  "ckpt_every", "n_grid", "eval_n"):
         need(getattr(cfg, name) >= 1, f"{name}: must be >= 1, got {getattr(cfg, name)}")
     need(cfg.keep >= 0, f"keep: must be >= 0, got {cfg.keep}")
@@ -230,6 +221,47 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.dtype == "bf16" and cfg.device == "auto":
         import torch
         need(torch.cuda.is_available(), "dtype: bf16 autocast is for CUDA and no CUDA GPU is visible; use --dtype fp32")
-    if cfg.device == "cuda":
-        import torch
-        need(torch.cuda.is_available(), "device: cuda requested but no CUDA GPU is visible; use --device cpu or auto")
+    resolve_device(cfg.device)  # --device cuda without a GPU: a DeviceError naming the flag
+    return cfg
+
+
+def resume_path(cfg: TrainConfig) -> Path | None:
+    """The checkpoint `cfg.resume` names ("latest": this run's latest.pt), or None when not resuming."""
+    if cfg.resume is None:
+        return None
+    path = cfg.run_dir / "checkpoints" / "latest.pt" if cfg.resume == "latest" else Path(cfg.resume)
+    if not path.is_file():
+        raise UserError(f"resume: no checkpoint at {path}; train first or pass --resume PATH")
+    return path
+
+
+def for_resume(cfg: TrainConfig, state: dict, path: Path) -> TrainConfig:
+    """A new validated config that continues the checkpoint `state` (read from `path`).
+
+    The architecture comes from the checkpoint's ModelSpec, the schedule from `cfg`. A flag given
+    on the command line that contradicts the checkpoint is an error, not silently replaced. A
+    checkpoint path inside some run's `checkpoints/` continues in that run folder unless --out or
+    --name says otherwise.
+    """
+    spec = models.ModelSpec.from_dict(state["model"])
+    prev = state.get("config", {})
+    flags = set(cfg.extra.get("flags", ()))
+    if prev.get("optimizer", cfg.optimizer) != cfg.optimizer:
+        raise UserError(f"optimizer: the checkpoint was trained with {prev['optimizer']}; pass "
+                        f"--optimizer {prev['optimizer']} to resume it")
+    arch = {"model": spec.name, "resolution": spec.resolution, "latent_dim": spec.latent_dim,
+            "critic_norm": spec.critic_norm, "conditional": spec.conditional}
+    for name in flags & set(ARCHITECTURE_FIELDS):
+        if getattr(cfg, name) != arch[name]:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{name}: the checkpoint {path} has {name} {arch[name]}; drop {flag} (the architecture "
+                            f"comes from the checkpoint) or train a new run")
+    if cfg.loss == "wgan-gp" and spec.critic_norm == "batch":
+        raise UserError(f"loss: the checkpoint {path} has a BatchNorm critic, which a gradient penalty cannot "
+                        f"train (per-sample gradients); resume with --loss {prev.get('loss', 'wgan-clip')}")
+    place = {}
+    if (cfg.resume != "latest" and cfg.name is None and "out" not in flags
+            and Path(path).resolve().parent.name == "checkpoints"):
+        run_dir = Path(path).resolve().parent.parent  # continue in the checkpoint's own run folder
+        place = {"out": run_dir.parent, "name": run_dir.name}
+    return validate(dataclasses.replace(cfg, **arch, **place, extra=dict(cfg.extra)))

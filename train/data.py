@@ -1,30 +1,29 @@
 """Load a messy folder of patterns into a clean uint8 array, reporting every file.
 
-`load_folder(path, resolution)` scans recursively, decodes in worker processes, normalises every
-image to sRGB uint8 (R, R, 3) and returns a `Dataset` with one report row per file: what was
-converted and why, what was skipped and why. The normalised arrays are cached on disk, keyed by
-the settings and each file's (path, size, mtime), so a second load of the same folder is fast.
+`load_folder(path, resolution)` scans recursively, decodes in worker processes (train.decode),
+normalises every image to sRGB uint8 (R, R, 3) and returns a `Dataset` with one report row per
+file: what was converted and why, what was skipped and why. The normalised arrays are cached on
+disk, keyed by the settings and each file's (path, size, mtime), so a second load of the same
+folder is fast. Importing this module does not import torch.
 """
 from __future__ import annotations
 
-import hashlib
+import csv
 import io
 import json
 import logging
-import math
-import multiprocessing
 import os
 import time
-import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from tqdm import tqdm
 
-from inkwash import atomic
+from inkwash import atomic, provenance
+from inkwash.cli import UserError
+from inkwash.hashing import sha256_text
+from inkwash.paths import cache_dir as inkwash_cache_dir
+from train.decode import DECODE_VERSION, FITS, MIN_FILES_FOR_POOL, MIN_SIDE, SMALLS, Options, decode_all
 
 log = logging.getLogger(__name__)
 
@@ -33,206 +32,9 @@ REPORT_FIELDS = ("index", "path", "status", "reason", "width", "height", "mode",
                  "sha256", "duplicate_of", "is_original", "source_index", "label")
 
 
-FITS = ("crop", "pad", "random-crop")
-SMALLS = ("tile", "upscale", "skip")
-FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
-MIN_SIDE = 16            # px: smaller files are icons or thumbnails, not patterns
-PAPER_WHITE = (255, 255, 255)
-DECODE_VERSION = 1       # bump when decoding changes, to invalidate caches
-MIN_FILES_FOR_POOL = 8   # fewer files to decode: in this process (starting workers costs more)
-
-
-@dataclass(frozen=True)
-class Options:
-    """Per-file normalisation settings (picklable, sent to the worker processes)."""
-    resolution: int
-    fit: str = "crop"
-    small: str = "tile"
-    seed: int = 0
-
-
-def process_file(path: str, opts: Options) -> tuple[dict, np.ndarray | None]:
-    """Decode and normalise one file; never raises for a bad file.
-
-    Returns (report row, uint8 (R, R, 3) array or None when skipped). The row has status
-    "ok" (only resized / cropped / padded), "converted" (mode, profile, orientation, alpha,
-    frame, tiling or upscaling changed it) or "skipped", with the reason and every action.
-    """
-    row = {"path": path, "status": "skipped", "reason": "", "width": None, "height": None,
-           "mode": None, "format": None, "actions": "", "sha256": None}
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        row["reason"] = f"unreadable: {e.strerror or e}"
-        return row, None
-    if not data:
-        row["reason"] = "empty file (0 bytes)"
-        return row, None
-    row["sha256"] = hashlib.sha256(data).hexdigest()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        row["reason"] = f"decompression bomb: {e}".split(" could be")[0] + f" (Pillow's limit is {Image.MAX_IMAGE_PIXELS} pixels)"
-        return row, None
-    except UnidentifiedImageError:
-        row["reason"] = "not an image (Pillow cannot identify the format)"
-        return row, None
-    except Exception as e:  # noqa: BLE001 - any decoder failure is a reason, never a crash
-        row["reason"] = f"unreadable: {type(e).__name__}: {e}"
-        return row, None
-    row.update(width=im.width, height=im.height, mode=im.mode, format=im.format)
-    if im.format not in FORMATS:
-        row["reason"] = f"unsupported format {im.format} (convert it to PNG)"
-        return row, None
-    if min(im.size) < MIN_SIDE:
-        row["reason"] = f"too small: {im.width}x{im.height} px (minimum {MIN_SIDE} px; icons are not patterns)"
-        return row, None
-    actions: list[tuple[str, bool]] = []  # (text, changes the content beyond resize/crop/pad)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            n_frames = getattr(im, "n_frames", 1)
-            if n_frames > 1:
-                im.seek(0)
-                actions.append((f"first frame of {n_frames}", True))
-            if im.format in ("JPEG", "MPO"):
-                _jpeg_draft(im, opts)
-            im.load()
-            rgb = _to_srgb(im, actions)
-    except Exception as e:  # noqa: BLE001 - truncated data, broken chunks, bad profiles
-        row["reason"] = f"truncated or corrupt: {type(e).__name__}: {e}"
-        return row, None
-    arr, reason = _fit_square(rgb, opts, row["sha256"], actions)
-    row["actions"] = "; ".join(text for text, _ in actions)
-    if arr is None:
-        row["reason"] = reason
-        return row, None
-    row["status"] = "converted" if any(changes for _, changes in actions) else "ok"
-    return row, arr
-
-
-def _jpeg_draft(im: Image.Image, opts: Options) -> None:
-    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the result still covers the target."""
-    w, h = im.size
-    side = min(w, h) if opts.fit != "pad" else max(w, h)
-    if side > 2 * opts.resolution:
-        s = opts.resolution / side
-        im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
-
-
-def _to_srgb(im: Image.Image, actions: list) -> Image.Image:
-    """Any Pillow mode -> RGB: EXIF orientation, ICC profile to sRGB, bit depth, alpha on white."""
-    orientation = im.getexif().get(0x0112, 1)
-    if orientation not in (1, None):
-        im = ImageOps.exif_transpose(im)
-        actions.append((f"EXIF orientation {orientation} applied", True))
-    icc = im.info.get("icc_profile")
-    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
-        im = _icc_to_srgb(im, icc, actions)
-    mode = im.mode
-    if mode == "1":
-        im = im.convert("L")
-        actions.append(("1-bit -> 8-bit grey", True))
-    elif mode.startswith("I") or mode == "F":
-        a = np.asarray(im, dtype=np.float64)
-        scale = 257.0 if (mode.startswith("I;16") or a.max() > 255) else 1.0
-        im = Image.fromarray(np.clip(np.rint(a / scale), 0, 255).astype(np.uint8), "L")
-        actions.append((f"{mode} -> 8-bit grey (/{scale:g})", True))
-    elif mode == "P":
-        has_alpha = "transparency" in im.info
-        im = im.convert("RGBA" if has_alpha else "RGB")
-        actions.append(("palette with transparency -> RGBA" if has_alpha else "palette -> RGB", True))
-    elif mode in ("PA", "La", "RGBa"):
-        im = im.convert("RGBA")
-        actions.append((f"{mode} -> RGBA", True))
-    if im.mode in ("LA", "RGBA"):
-        alpha = np.asarray(im.getchannel("A"))
-        if alpha.min() == 255:
-            actions.append(("opaque alpha channel dropped", True))
-        else:
-            actions.append((f"transparency composited on paper white ({np.mean(alpha < 255):.0%} of pixels)", True))
-        bg = Image.new("RGB", im.size, PAPER_WHITE)
-        bg.paste(im.convert("RGB"), mask=im.getchannel("A"))
-        return bg
-    if im.mode == "L":
-        actions.append(("greyscale -> RGB", True))
-    elif im.mode == "CMYK":
-        actions.append(("CMYK -> RGB (no colour profile: naive conversion)", True))
-    elif im.mode != "RGB":
-        actions.append((f"{im.mode} -> RGB", True))
-    return im.convert("RGB") if im.mode != "RGB" else im
-
-
-def _icc_to_srgb(im: Image.Image, icc: bytes, actions: list) -> Image.Image:
-    """Convert through the embedded profile to sRGB (alpha kept aside); sRGB profiles are kept."""
-    try:
-        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        desc = ImageCms.getProfileDescription(src).strip() or "unnamed"
-    except Exception as e:  # noqa: BLE001
-        actions.append((f"unreadable ICC profile ignored ({type(e).__name__})", True))
-        return im
-    if "srgb" in desc.lower():
-        return im
-    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
-    base = im.convert({"RGBA": "RGB", "LA": "L"}.get(im.mode, im.mode)) if alpha is not None else im
-    try:
-        out = ImageCms.profileToProfile(base, src, _SRGB, outputMode="RGB")
-    except Exception as e:  # noqa: BLE001 - a profile that does not fit the pixel mode
-        actions.append((f"ICC profile '{desc}' could not be applied ({type(e).__name__}); ignored", True))
-        return im
-    actions.append((f"ICC profile '{desc}' -> sRGB", True))
-    if alpha is not None:
-        out.putalpha(alpha)
-    return out
-
-
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-def _fit_square(im: Image.Image, opts: Options, sha: str, actions: list) -> tuple[np.ndarray | None, str]:
-    """RGB image -> uint8 (R, R, 3) by opts.fit, handling images smaller than R by opts.small."""
-    R, (w, h) = opts.resolution, im.size
-    side = max(w, h) if opts.fit == "pad" else min(w, h)
-    if side < R:
-        if opts.small == "skip":
-            return None, f"smaller than {R} px ({w}x{h}; small='skip')"
-        if opts.small == "tile":
-            ry, rx = math.ceil(R / h), math.ceil(R / w)
-            a = np.tile(np.asarray(im), (ry, rx, 1))
-            actions.append((f"tiled {rx}x{ry} to fill {R} px (source {w}x{h})", True))
-            y0, x0 = (a.shape[0] - R) // 2, (a.shape[1] - R) // 2
-            return np.ascontiguousarray(a[y0:y0 + R, x0:x0 + R]), ""
-        actions.append((f"upscaled x{R / side:.2f} (source {w}x{h} smaller than {R} px)", True))
-    s = R / side
-    nw, nh = (max(R, round(w * s)), max(R, round(h * s))) if opts.fit != "pad" else \
-             (min(R, max(1, round(w * s))), min(R, max(1, round(h * s))))
-    if (nw, nh) != (w, h):
-        im = im.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        actions.append((f"resized {w}x{h} -> {nw}x{nh}", False))
-    a = np.asarray(im)
-    if opts.fit == "pad":
-        out = np.empty((R, R, 3), np.uint8)
-        out[:] = PAPER_WHITE
-        y0, x0 = (R - nh) // 2, (R - nw) // 2
-        out[y0:y0 + nh, x0:x0 + nw] = a
-        if (nw, nh) != (R, R):
-            actions.append(("padded with paper white", False))
-        return out, ""
-    if opts.fit == "random-crop":
-        rng = np.random.default_rng([opts.seed, int(sha[:12], 16)])
-        y0, x0 = int(rng.integers(0, nh - R + 1)), int(rng.integers(0, nw - R + 1))
-    else:
-        y0, x0 = (nh - R) // 2, (nw - R) // 2
-    if (nw, nh) != (R, R):
-        actions.append((f"{'random' if opts.fit == 'random-crop' else 'centre'}-cropped at ({x0}, {y0})", False))
-    return np.ascontiguousarray(a[y0:y0 + R, x0:x0 + R]), ""
-
-
-class DataError(ValueError):
-    """A folder holds no usable image (the message names the folder and what was found)."""
+class DataError(UserError):
+    """Bad data input: a folder holds no usable image, or a load option is out of range (the message
+    names the folder or option and what to do)."""
 
 
 @dataclass
@@ -246,11 +48,31 @@ class Dataset:
     label_ids: np.ndarray | None = None   # int64 (N,) or None
     summary_dict: dict = field(default_factory=dict)
     summary: str = ""
-    root: Path | None = None
+    root: Path | None = None          # the folder the images came from (None: arrays given in memory)
     timing: dict = field(default_factory=dict)   # seconds, files_decoded, files_from_cache, decode_cpu_seconds
 
     def __len__(self) -> int:
         return len(self.images_u8)
+
+    @classmethod
+    def from_arrays(cls, images_u8: np.ndarray, label_ids: np.ndarray | None = None,
+                    class_names: list[str] | None = None, root: Path | None = None) -> Dataset:
+        """A data set of images already in memory (uint8 (N, R, R, 3), every one an original; no
+        files, so no report rows). Labels are int ids into `class_names`."""
+        images_u8 = np.ascontiguousarray(images_u8, dtype=np.uint8)
+        if images_u8.ndim != 4 or images_u8.shape[3] != 3 or images_u8.shape[1] != images_u8.shape[2]:
+            raise DataError(f"images_u8: expected uint8 (N, R, R, 3), got shape {images_u8.shape}")
+        n = len(images_u8)
+        names = list(class_names or [])
+        if label_ids is not None:
+            label_ids = np.asarray(label_ids, np.int64)
+            if label_ids.shape != (n,) or (n and not 0 <= label_ids.min() <= label_ids.max() < len(names)):
+                raise DataError(f"label_ids: expected {n} ids in [0, {len(names)}), one per image")
+        where = str(root) if root is not None else "memory"
+        return cls(images_u8=images_u8, is_original=np.ones(n, bool), source_paths=[f"{where}/{i}" for i in range(n)],
+                   report=[], class_names=names, label_ids=label_ids, root=root,
+                   summary_dict={"files_found": 0, "ok": 0, "converted": 0, "skipped": 0, "images": n, "amplified": 0},
+                   summary=f"{n} images of {images_u8.shape[1]}x{images_u8.shape[2]} px given in memory")
 
     @property
     def images(self):
@@ -268,8 +90,6 @@ class Dataset:
 
     def write_report(self, out_dir: Path) -> tuple[Path, Path]:
         """Write `data_report.csv` and `data_report.json` (rows + summary) into `out_dir`."""
-        import csv
-        import io
         out_dir = Path(out_dir)
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=REPORT_FIELDS, extrasaction="ignore")
@@ -282,12 +102,6 @@ class Dataset:
                "class_names": self.class_names, "rows": self.report}
         atomic.write_bytes(json_path, json.dumps(doc, indent=1).encode())
         return csv_path, json_path
-
-
-def default_cache_dir() -> Path:
-    """$INKWASH_CACHE/data, or ~/.cache/inkwash-gan/data."""
-    base = os.environ.get("INKWASH_CACHE") or Path.home() / ".cache" / "inkwash-gan"
-    return Path(base) / "data"
 
 
 def scan(root: Path) -> list[tuple[str, int, int]]:
@@ -325,7 +139,7 @@ class _Cache:
     """Per-folder cache: `<key>.npy` (uint8 (M, R, R, 3) of decoded files) + `<key>.json`."""
 
     def __init__(self, cache_dir: Path, root: Path, settings: dict):
-        key = hashlib.sha256(json.dumps([str(root), settings], sort_keys=True).encode()).hexdigest()[:24]
+        key = sha256_text(json.dumps([str(root), settings], sort_keys=True))[:24]
         self.dir = Path(cache_dir)
         self.json_path = self.dir / f"{key}.json"
         self.npy_path = self.dir / f"{key}.npy"
@@ -359,42 +173,6 @@ def _array_token(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _process_timed(path: str, opts: Options) -> tuple[dict, np.ndarray | None, float]:
-    """process_file plus the CPU seconds it took in whichever process ran it."""
-    t0 = time.process_time()
-    row, arr = process_file(path, opts)
-    return row, arr, time.process_time() - t0
-
-
-def _decode_all(root: Path, todo: list[str], opts: Options, workers: int,
-                progress: bool) -> tuple[dict[str, tuple[dict, np.ndarray | None]], float]:
-    """Decode `todo` (relative paths) with `workers` processes: ({relpath: (row, array | None)},
-    CPU seconds summed over the processes)."""
-    out: dict[str, tuple[dict, np.ndarray | None]] = {}
-    cpu = 0.0
-    bar = tqdm(total=len(todo), desc="decode", unit="img", disable=not progress or not todo, leave=False)
-    paths = [str(root / rel) for rel in todo]
-    if workers <= 1 or len(todo) < MIN_FILES_FOR_POOL:
-        results = (_process_timed(p, opts) for p in paths)
-        for rel, (row, arr, c) in zip(todo, results):
-            out[rel], cpu = (row, arr), cpu + c
-            bar.update(1)
-    else:
-        # forkserver: workers never inherit a parent's torch/OpenMP threads (fork after threads
-        # start can deadlock); the server preloads only this module (numpy, Pillow), not __main__.
-        ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-        if os.name == "posix":
-            ctx.set_forkserver_preload([__name__])
-        chunk = max(1, min(16, len(todo) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as ex:
-            results = ex.map(_process_timed, paths, [opts] * len(paths), chunksize=chunk)
-            for rel, (row, arr, c) in zip(todo, results):
-                out[rel], cpu = (row, arr), cpu + c
-                bar.update(1)
-    bar.close()
-    return out, cpu
-
-
 def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit: str = "crop",
                 small: str = "tile", amplify_to: int | None = None, seed: int = 0,
                 workers: int | None = None, cache_dir: Path | None = None, progress: bool = True,
@@ -410,7 +188,8 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
         amplify_to: add seeded flipped / brightness-contrast copies until there are this many
             images (the paper's 361 -> 821); None or <= originals adds none.
         workers: decode processes (default: all cores available to this process).
-        cache_dir: where the normalised arrays are cached (None: `default_cache_dir()`);
+        cache_dir: where the normalised arrays are cached (None: `$INKWASH_CACHE/data`, default
+            ~/.cache/inkwash-gan/data);
             cache=False neither reads nor writes it.
     Raises:
         DataError: the folder holds no usable image; FileNotFoundError: it does not exist.
@@ -419,25 +198,25 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
     if not root.is_dir():
         raise FileNotFoundError(f"{path}: no such folder; pass a folder of images (PNG, JPEG, WebP, BMP, TIFF, GIF)")
     if fit not in FITS:
-        raise ValueError(f"fit={fit!r}: use one of {', '.join(FITS)}")
+        raise DataError(f"fit={fit!r}: use one of {', '.join(FITS)}")
     if small not in SMALLS:
-        raise ValueError(f"small={small!r}: use one of {', '.join(SMALLS)}")
+        raise DataError(f"small={small!r}: use one of {', '.join(SMALLS)}")
     if int(resolution) < MIN_SIDE:
-        raise ValueError(f"resolution={resolution}: must be at least {MIN_SIDE} px")
+        raise DataError(f"resolution={resolution}: must be at least {MIN_SIDE} px")
     if amplify_to is not None and amplify_to < 0:
-        raise ValueError(f"amplify_to={amplify_to}: must be >= 0")
+        raise DataError(f"amplify_to={amplify_to}: must be >= 0")
     if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = provenance.cpu_cores()
     settings = _settings(int(resolution), fit, small, seed)
     opts = Options(resolution=int(resolution), fit=fit, small=small, seed=seed)
 
     t0 = time.perf_counter()
     files = scan(root)
-    store = _Cache(cache_dir or default_cache_dir(), root, settings) if cache else None
+    store = _Cache(cache_dir or inkwash_cache_dir("data"), root, settings) if cache else None
     cached, cached_arr = store.load() if store else ({}, None)
     todo = [rel for rel, size, mtime in files
             if not (rel in cached and cached[rel]["size"] == size and cached[rel]["mtime_ns"] == mtime)]
-    fresh, decode_cpu = _decode_all(root, todo, opts, workers, progress)
+    fresh, decode_cpu = decode_all(root, todo, opts, workers, progress)
 
     # Gather rows and arrays for every file in sorted order; unchanged files come from the cache.
     rows, arrays = [], []

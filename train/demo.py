@@ -16,21 +16,23 @@ A minority of images carry one accent layer in vermilion, indigo or ochre.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
 import math
-import multiprocessing
 import os
 import shutil
 import struct
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from inkwash import atomic, provenance
+from inkwash.hashing import sha256_file
+from inkwash.paths import cache_dir as inkwash_cache_dir
+from train.decode import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +45,18 @@ ACCENTS = {"vermilion": (0.89, 0.26, 0.17), "indigo": (0.16, 0.22, 0.47), "ochre
 ACCENT_SHARE = 0.22                   # fraction of images with one accent layer
 
 
-def default_cache_dir() -> Path:
-    """$INKWASH_CACHE, or ~/.cache/inkwash-gan."""
-    return Path(os.environ.get("INKWASH_CACHE") or Path.home() / ".cache" / "inkwash-gan")
-
-
 def demo_folder(cache_dir: Path | None = None, bad_files: bool = False, per_style: int = PER_STYLE,
                 workers: int | None = None) -> Path:
     """Path of the demo set, generating it on first use (deterministic; seconds on 2 cores).
 
     Args:
-        cache_dir: parent folder (None: `default_cache_dir()`); the set goes to `<cache_dir>/demo-v1`.
+        cache_dir: parent folder (None: `inkwash.paths.cache_dir()`); the set goes to `<cache_dir>/demo-v1`.
         bad_files: return a sibling folder `demo-v1-bad` with the same images plus a few broken
             files (empty, truncated, not an image, decompression bomb, 2x2 icon, duplicate).
         per_style: images per style folder (default 121; smaller values for quick tests go to
             `demo-v1-n<k>`).
     """
-    base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    base = Path(cache_dir) if cache_dir is not None else inkwash_cache_dir()
     name = DEMO_VERSION if per_style == PER_STYLE else f"{DEMO_VERSION}-n{per_style}"
     folder = base / name
     if not _is_current(folder):
@@ -86,7 +83,7 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 def _code_hash() -> str:
     """SHA-256 of this module's source: a set made by other code is regenerated, never reused."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return sha256_file(Path(__file__))[:16]
 
 
 def _is_current(folder: Path) -> bool:
@@ -97,20 +94,16 @@ def _is_current(folder: Path) -> bool:
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place, replacing a stale one; if another process finished a
-    current one first, keep theirs."""
-    try:
-        os.replace(tmp, final)
-        return
-    except OSError:
-        pass
-    if _is_current(final):
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    trash = final.with_name(f".{final.name}.old{os.getpid()}")
-    os.replace(final, trash)
-    os.replace(tmp, final)
-    shutil.rmtree(trash, ignore_errors=True)
+    """Move a finished folder into place, replacing a stale one; if another process put a current
+    one there first, keep theirs."""
+    if not _is_current(final):
+        try:
+            atomic.replace_dir(tmp, final)
+            return
+        except OSError:  # another process moved its folder in between
+            if not _is_current(final):
+                raise
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _generate(folder: Path, per_style: int, workers: int | None) -> None:
@@ -120,16 +113,12 @@ def _generate(folder: Path, per_style: int, workers: int | None) -> None:
     for s in STYLES:
         (tmp / s).mkdir(parents=True)
     jobs = [(str(tmp), s, i) for s in STYLES for i in range(per_style)]
-    workers = workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    workers = workers or provenance.cpu_cores()
     log.info("generating the ink-wash demo set (%d images) into %s", len(jobs), folder)
     if workers <= 1:
         names = [_make_one(*j) for j in jobs]
     else:
-        # forkserver, preloading only this module: workers never inherit a parent's torch threads.
-        ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-        if os.name == "posix":
-            ctx.set_forkserver_preload([__name__])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+        with worker_pool(workers, __name__) as ex:
             names = list(ex.map(_make_one, *zip(*jobs), chunksize=4))
     (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "code": _code_hash(), "files": names}))
     _replace_dir(tmp, folder)
@@ -365,7 +354,7 @@ def render(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), density, accent
 
 
-def _png_header_only(width: int, height: int) -> bytes:
+def png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares width x height pixels and holds almost no data (a decompression bomb)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -382,7 +371,7 @@ def write_bad_files(folder: Path) -> list[str]:
         f"{STYLES[0]}/empty.png": b"",
         f"{STYLES[0]}/truncated.png": data[: len(data) // 2],
         f"{STYLES[1]}/notes.jpg": b"sketchbook notes, not an image\n" * 8,
-        f"{STYLES[1]}/bomb.png": _png_header_only(60_000, 60_000),
+        f"{STYLES[1]}/bomb.png": png_header_only(60_000, 60_000),
         f"{STYLES[2]}/icon.png": _tiny_icon(),
         f"{STYLES[2]}/duplicate.png": data,
     }

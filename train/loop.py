@@ -1,23 +1,22 @@
 """The training loop: run(cfg) trains one run folder (the part of stylegan2-ada's training_loop.py).
 
+The steps: resume (a new config from the checkpoint), data on the device, state (train.state),
+loss (train.gan_loss), then per iteration n_critic critic steps and one generator step, and per
+tick one losses.csv row, sample grids and checkpoints (train.records, train.checkpoint).
+
 runs/<name>/: config.json (before the first step), checkpoints/latest.pt + iter_XXXXXXX.pt (keep-last-K),
 samples/grid_XXXXXXX.png (fixed noise), losses.csv (one flushed row per tick), losses.png, run.json.
 """
 from __future__ import annotations
 
 import contextlib
-import copy
-import csv
-import json
 import logging
 import os
-import platform
-import random
-import shutil
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,15 @@ import torch
 from tqdm import tqdm
 
 from inkwash import atomic, provenance
-from train import checkpoint, dist, images, losses, models
+from inkwash.cli import UserError
+from train import checkpoint, config, dist, state
 from train.config import TrainConfig
+from train.data import Dataset
+from train.device import resolve_device, set_tf32
+from train.gan_loss import GANLoss
+from train.records import CSV_FIELDS, Probe, Records, TickStats
 
 log = logging.getLogger(__name__)
-
-CSV_FIELDS = ("iteration", "kimg", "seconds", "loss_d", "loss_g", "loss_g_adv", "loss_hsv", "w_estimate",
-              "gradient_penalty", "d_real", "d_fake", "hsv_swd_eval")
-EVAL_PIXELS = 16_384  # pixels per side for the hsv_swd progress metric
-EVAL_PROJ = 64        # fixed projection directions for the hsv_swd progress metric
 
 
 class Interrupted(Exception):
@@ -45,17 +44,8 @@ class Interrupted(Exception):
         self.run_dir, self.iteration = run_dir, iteration
 
 
-# Setup helpers.
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: cuda requested but no CUDA GPU is visible; use --device cpu or auto")
-    return torch.device(name)
-
-
-def _configure_backends(cfg: TrainConfig, device: torch.device) -> None:
+def configure_backends(cfg: TrainConfig, device: torch.device) -> None:
+    """Deterministic kernels on request; else cuDNN autotuning; TF32 on CUDA."""
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -64,11 +54,10 @@ def _configure_backends(cfg: TrainConfig, device: torch.device) -> None:
     elif device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        set_tf32(True)
 
 
-def load_data(cfg: TrainConfig, info: dist.DistInfo):
+def load_data(cfg: TrainConfig, info: dist.DistInfo) -> Dataset:
     """The data set: cfg.data via train.data.load_folder, or the built-in demo set."""
     from train.data import load_folder
     folder = cfg.data
@@ -79,183 +68,90 @@ def load_data(cfg: TrainConfig, info: dist.DistInfo):
         folder = demo_folder()
         if info.enabled and info.is_main:
             dist.barrier(info)
-    ds = load_folder(folder, cfg.resolution, labels=cfg.conditional, amplify_to=cfg.amplify_to, seed=cfg.seed,
-                     progress=not cfg.quiet and info.is_main)
-    return ds, Path(folder)
+    return load_folder(folder, cfg.resolution, labels=cfg.conditional, amplify_to=cfg.amplify_to, seed=cfg.seed,
+                       progress=not cfg.quiet and info.is_main)
 
 
-def rng_state() -> dict:
-    """Every RNG state as plain tensors and types (loads with weights_only=True)."""
-    np_state = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-            "numpy": {"name": str(np_state[0]), "keys": torch.from_numpy(np_state[1].astype(np.int64)),
-                      "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
-            "python": [int(v) for v in random.getstate()[1]]}
+class DeviceData:
+    """The data set resident on the device as uint8 NCHW; batches are converted there."""
+
+    def __init__(self, ds: Dataset, cfg: TrainConfig, device: torch.device, local_batch: int):
+        self.class_names = list(ds.class_names) if cfg.conditional else []
+        if cfg.conditional and len(self.class_names) < 2:
+            raise UserError(f"conditional: {ds.root} has {len(self.class_names)} class subfolder(s); need at least 2")
+        self.u8 = torch.from_numpy(np.ascontiguousarray(ds.images_u8)).permute(0, 3, 1, 2).contiguous().to(device)
+        if tuple(self.u8.shape[2:]) != (cfg.resolution, cfg.resolution):
+            raise UserError(f"resolution: data is {tuple(self.u8.shape[2:])} px but the model needs {cfg.resolution}")
+        self.labels = ds.labels.to(device) if self.class_names else None
+        self.n, self.batch, self.device = self.u8.shape[0], local_batch, device
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A random batch: float (B, 3, R, R) in [-1, 1] (channels-last) and its labels or None."""
+        idx = torch.randint(0, self.n, (self.batch,), device=self.device)
+        x = self.u8[idx].float().div_(127.5).sub_(1.0)
+        if state.CHANNELS_LAST:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, (self.labels[idx] if self.labels is not None else None)
+
+    def fake_labels(self) -> torch.Tensor | None:
+        """Labels for a fake batch, drawn with the data's class frequencies (None: unconditional)."""
+        if self.labels is None:
+            return None
+        return self.labels[torch.randint(0, self.n, (self.batch,), device=self.device)]
 
 
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    random.setstate((3, tuple(state["python"]), None))
-
-
-def _seed_all(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-
-
-def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
-
-
-def _set_hyper(opt: torch.optim.Optimizer, cfg: TrainConfig, lr: float) -> None:
-    """The schedule comes from the command line, also after --resume."""
-    for g in opt.param_groups:
-        g["lr"] = lr
-        if "betas" in g:
-            g["betas"] = (cfg.beta1, cfg.beta2)
-
-
-def resolve_resume(cfg: TrainConfig) -> Path | None:
-    if cfg.resume is None:
-        return None
-    path = cfg.run_dir / "checkpoints" / "latest.pt" if cfg.resume == "latest" else Path(cfg.resume)
-    if not path.is_file():
-        raise ValueError(f"resume: no checkpoint at {path}; train first or pass --resume PATH")
-    flags = set(cfg.extra.get("flags", ()))
-    if (cfg.resume != "latest" and cfg.name is None and "out" not in flags
-            and path.resolve().parent.name == "checkpoints"):
-        run_dir = path.resolve().parent.parent  # continue in the checkpoint's own run folder
-        cfg.out, cfg.name = run_dir.parent, run_dir.name
-    return path
-
-
-# Records: provenance, CSV, plot, checkpoints.
-
-def hardware() -> dict:
-    return {"cpu": provenance.cpu_model(), "cpu_cores": provenance.cpu_cores(),
-            "torch_threads": torch.get_num_threads(), "gpu": provenance.gpu_names(),
-            "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0}
-
-
-def versions() -> dict:
-    import sys
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
-            "cuda": torch.version.cuda or "none", "platform": platform.platform()}
-
-
-class Records:
-    """losses.csv (appended, flushed per tick) and losses.png (redrawn per tick)."""
-
-    def __init__(self, run_dir: Path, start_iteration: int):
-        self.csv_path, self.png_path = run_dir / "losses.csv", run_dir / "losses.png"
-        self.rows: list[dict] = []
-        if start_iteration > 0 and self.csv_path.is_file():
-            with open(self.csv_path, newline="") as f:  # keep rows up to the checkpoint we resume from
-                self.rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= start_iteration]
-        with atomic.atomic_file(self.csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, CSV_FIELDS)
-            w.writeheader()
-            w.writerows(self.rows)
-
-    def append(self, row: dict) -> None:
-        self.rows.append(row)
-        with open(self.csv_path, "a", newline="") as f:
-            csv.DictWriter(f, CSV_FIELDS).writerow(row)
-            f.flush()
-        self.plot()
-
-    def plot(self) -> None:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        it = [int(r["iteration"]) for r in self.rows]
-        col = lambda k: [float(r[k]) if r[k] not in ("", None) else float("nan") for r in self.rows]  # noqa: E731
-        fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-        for k in ("loss_d", "loss_g_adv", "w_estimate"):
-            a.plot(it, col(k), label=k)
-        a.set_xlabel("generator steps")
-        a.set_title("adversarial terms")
-        a.legend()
-        b.plot(it, col("loss_hsv"), label="loss_hsv (train batch)")
-        b.plot(it, col("hsv_swd_eval"), label="hsv_swd (fixed samples vs real)")
-        b.set_xlabel("generator steps")
-        b.set_yscale("log")
-        b.set_title("HSV-cone colour term")
-        b.legend()
-        fig.tight_layout()
-        with atomic.atomic_file(self.png_path) as f:
-            fig.savefig(f, format="png", dpi=90)
-        plt.close(fig)
-
-
-def save_checkpoints(ckpt_dir: Path, state: dict, iteration: int, keep: int) -> Path:
-    """latest.pt plus keep-last-K iter_XXXXXXX.pt, each written atomically."""
-    latest = ckpt_dir / "latest.pt"
-    if keep <= 0:
-        checkpoint.save_checkpoint(latest, state)
-        return latest
-    snap = ckpt_dir / f"iter_{iteration:07d}.pt"
-    checkpoint.save_checkpoint(snap, state)
-    tmp = ckpt_dir / f".latest.pt.{os.getpid()}.tmp"
-    try:
-        os.link(snap, tmp)  # same bytes, no second write
-    except OSError:
-        shutil.copyfile(snap, tmp)
-    os.replace(tmp, latest)
-    for old in sorted(ckpt_dir.glob("iter_*.pt"))[:-keep]:
-        old.unlink()
-    return latest
-
-
-# Sampling and the progress metric.
-
-@torch.no_grad()
-def sample_images(gen: models.Generator, z: torch.Tensor, labels: torch.Tensor | None, batch: int = 64
-                  ) -> torch.Tensor:
-    """Float NCHW [-1, 1] samples from `gen` in eval mode (no RNG, no buffer updates)."""
-    was = gen.training
-    gen.eval()
-    try:
-        outs = [gen(z[i:i + batch], None if labels is None else labels[i:i + batch]).float()
-                for i in range(0, z.shape[0], batch)]
-    finally:
-        gen.train(was)
-    return torch.cat(outs)
-
-
-def eval_hsv_swd(fake: torch.Tensor, real: torch.Tensor, cfg: TrainConfig) -> float:
-    """hsv_swd between fixed samples and fixed real images with fixed pixels and directions."""
-    g = torch.Generator().manual_seed(cfg.seed + 7919)
-    return float(losses.hsv_swd(fake.cpu(), real.cpu(), EVAL_PROJ, g, EVAL_PIXELS, cfg.hsv_r, cfg.hsv_h))
-
-
-# The loop.
-
-def _install_stop_handlers(flag: dict) -> list:
+@contextlib.contextmanager
+def stop_requests() -> Iterator[dict]:
+    """While active, Ctrl-C / SIGTERM set flag["stop"] (the loop saves and stops at the step's end);
+    a second Ctrl-C stops at once. Handlers are restored after. Signals reach only the main thread."""
+    flag = {"stop": False}
     if threading.current_thread() is not threading.main_thread():
-        return []
-    old = []
+        yield flag
+        return
 
     def handler(signum, _frame):
         if flag["stop"] and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
         flag["stop"] = True
         log.info("stop requested (signal %d): finishing this step, then saving a checkpoint", signum)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        old.append((sig, signal.signal(sig, handler)))
-    return old
+    old = [(sig, signal.signal(sig, handler)) for sig in (signal.SIGINT, signal.SIGTERM)]
+    try:
+        yield flag
+    finally:
+        for sig, h in old:
+            signal.signal(sig, h)
 
 
-def run(cfg: TrainConfig, dataset=None) -> Path:
+@dataclass
+class Session:
+    """One process's share of a run: what the steps and ticks read and update."""
+    cfg: TrainConfig
+    device: torch.device
+    info: dist.DistInfo
+    st: state.TrainState
+    data: DeviceData
+    loss: GANLoss
+    probe: Probe
+    records: Records | None            # rank 0 only
+    run_dir: Path
+    stats: TickStats
+    t0: float = field(default_factory=time.perf_counter)   # start of this session's steps
+    t_steps: float = 0.0               # start of the current stretch of steps (tick work excluded)
+    tick_start_it: int = 0
+    warm_step_seconds: float = 0.0     # steps after the session's first tick (warm-up: allocator, autotuning)
+    warm_iters: int = 0
+    first_tick_done: bool = False
+    hsv_final: float | None = None
+    digests: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def wall(self) -> float:
+        return self.st.wall_before + time.perf_counter() - self.t0
+
+
+def run(cfg: TrainConfig, dataset: Dataset | None = None) -> Path:
     """Train as `cfg` says; return the run folder. `dataset` (a train.data.Dataset) replaces loading.
 
     Raises Interrupted after saving a checkpoint when stopped by Ctrl-C or SIGTERM.
@@ -268,318 +164,183 @@ def run(cfg: TrainConfig, dataset=None) -> Path:
         dist.teardown(info)
 
 
-def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset) -> Path:
-    commit = provenance.git_commit()  # the code that runs: read now, before a long run lets HEAD move
+def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset: Dataset | None) -> Path:
+    # Provenance: the code that runs, read now, before a long run lets HEAD move.
+    prov = provenance.provenance()
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
-    if cfg.batch_size % info.world_size:
-        raise ValueError(f"batch_size: {cfg.batch_size} is not divisible by {info.world_size} processes")
-    if cfg.compile and cfg.loss == "wgan-gp":
-        log.info("compile: the critic stays eager with wgan-gp (double backward); the generator is compiled")
-    resume_path = resolve_resume(cfg)
+
+    # Resume: a new validated config with the checkpoint's architecture and this command's schedule.
+    resume_path = config.resume_path(cfg)
     resume = checkpoint.load_checkpoint(resume_path, map_location="cpu") if resume_path else None
     if resume is not None:
-        meta = resume["model"]
-        prev = resume.get("config", {})
-        if prev.get("optimizer", cfg.optimizer) != cfg.optimizer:
-            raise ValueError(f"optimizer: the checkpoint was trained with {prev['optimizer']}; pass "
-                             f"--optimizer {prev['optimizer']} to resume it")
-        cfg.model, cfg.resolution, cfg.latent_dim = meta["name"], meta["resolution"], meta["latent_dim"]
-        cfg.critic_norm = meta.get("critic_norm", cfg.critic_norm)
-        cfg.conditional = meta.get("num_classes", 0) > 0
-    _configure_backends(cfg, device)
-    use_bf16 = device.type == "cuda" and cfg.dtype in ("auto", "bf16")
-    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
-    channels_last = True  # the layout for CUDA tensor cores; on CPU (oneDNN) about the same speed as NCHW
+        cfg = config.for_resume(cfg, resume, resume_path)
+    if cfg.batch_size % info.world_size:
+        raise UserError(f"batch_size: {cfg.batch_size} is not divisible by {info.world_size} processes")
+    if cfg.compile and cfg.loss == "wgan-gp":
+        log.info("compile: the critic stays eager with wgan-gp (double backward); the generator is compiled")
+    configure_backends(cfg, device)
+    bf16 = device.type == "cuda" and cfg.dtype in ("auto", "bf16")
     t_setup = time.perf_counter()
 
-    # Data: resident on the device as uint8 NCHW; batches are converted on the device.
-    if dataset is None:
-        ds, data_path = load_data(cfg, info)
-    else:
-        ds, data_path = dataset, Path(getattr(dataset, "path", "injected"))
-    num_classes = len(ds.class_names) if cfg.conditional else 0
-    if cfg.conditional and num_classes < 2:
-        raise ValueError(f"conditional: {data_path} has {num_classes} class subfolder(s); need at least 2")
-    if resume is not None and cfg.conditional and list(resume["model"].get("class_names", [])) != list(ds.class_names):
-        raise ValueError("data: class subfolders differ from the checkpoint's; resume with the same data")
-    data_u8 = torch.from_numpy(np.ascontiguousarray(ds.images_u8)).permute(0, 3, 1, 2).contiguous().to(device)
-    data_labels = ds.labels.to(device) if num_classes else None
-    n_data = data_u8.shape[0]
-    if tuple(data_u8.shape[2:]) != (cfg.resolution, cfg.resolution):
-        raise ValueError(f"resolution: data is {tuple(data_u8.shape[2:])} px but the model needs {cfg.resolution}")
+    # Data: resident on the device as uint8 NCHW.
+    ds = dataset if dataset is not None else load_data(cfg, info)
+    data = DeviceData(ds, cfg, device, cfg.batch_size // info.world_size)
+    spec = config.model_spec(cfg, data.class_names)
+    if resume is not None and cfg.conditional and checkpoint.load_spec(resume).class_names != spec.class_names:
+        raise UserError("data: class subfolders differ from the checkpoint's; resume with the same data")
 
-    # Networks, EMA, optimizers (same init on every rank, then rank 0's copy broadcast).
-    _seed_all(cfg.seed)
-    gen, critic = models.build(cfg.model, cfg.resolution, cfg.latent_dim, num_classes, cfg.critic_norm)
-    if info.enabled and device.type == "cuda":
-        gen = torch.nn.SyncBatchNorm.convert_sync_batchnorm(gen)
-        critic = torch.nn.SyncBatchNorm.convert_sync_batchnorm(critic)
-    gen.to(device)
-    critic.to(device)
-    if channels_last:
-        gen.to(memory_format=torch.channels_last)
-        critic.to(memory_format=torch.channels_last)
-    gen_ema = copy.deepcopy(gen).eval().requires_grad_(False) if cfg.ema else None
-    opt_g = make_optimizer(cfg, gen.parameters(), cfg.lr_g)
-    opt_d = make_optimizer(cfg, critic.parameters(), cfg.lr_d)
-    start_it, wall_before, hsv_step0 = 0, 0.0, None
-    if resume is not None:
-        gen.load_state_dict(resume["generator"])
-        critic.load_state_dict(resume["critic"])
-        if gen_ema is not None:
-            gen_ema.load_state_dict(resume["generator_ema"] if resume.get("generator_ema") is not None
-                                    else resume["generator"])
-        opt_g.load_state_dict(resume["opt_g"])
-        opt_d.load_state_dict(resume["opt_d"])
-        start_it = int(resume["iteration"])
-        wall_before = float(resume.get("wall_seconds", 0.0))
-        hsv_step0 = resume.get("hsv_swd_step0")
-    _set_hyper(opt_g, cfg, cfg.lr_g)
-    _set_hyper(opt_d, cfg, cfg.lr_d)
-    dist.broadcast_module(gen, info)
-    dist.broadcast_module(critic, info)
-    if gen_ema is not None:
-        dist.broadcast_module(gen_ema, info)
-    gen_run = torch.compile(gen) if cfg.compile else gen
-    critic_run = torch.compile(critic) if cfg.compile and cfg.loss != "wgan-gp" else critic
-    sampler = gen_ema if gen_ema is not None else gen
+    # State: networks of the spec, EMA, optimisers (same init on every rank, then rank 0's broadcast).
+    st = state.make_state(cfg, spec, device, info, resume)
+    gen_run = torch.compile(st.gen) if cfg.compile else st.gen
+    critic_run = torch.compile(st.critic) if cfg.compile and cfg.loss != "wgan-gp" else st.critic
 
-    # Augmentation (same op for real and fake) and RNG: per-rank streams, restored on resume.
+    # Loss (augmentation: the same op for real and fake) and per-rank RNG streams, restored on resume.
     augment = (lambda x: x)
     if cfg.diffaug:
         from train.augment import diff_augment
         augment = (lambda x: diff_augment(x, cfg.diffaug_policy))
-    _seed_all(cfg.seed * 1000 + info.rank + 1)
-    if resume is not None:
-        states = resume.get("rng")
-        states = states if isinstance(states, list) else [states]
-        if len(states) == info.world_size:
-            set_rng_state(states[info.rank])
-        else:
-            log.info("resume: RNG states saved by %d process(es), running %d; reseeding", len(states),
-                     info.world_size)
-            _seed_all(cfg.seed * 1000 + info.rank + 1 + start_it)
+    loss = GANLoss(cfg, gen_run, critic_run, st.critic, augment, bf16)
+    state.seed_streams(cfg, info, resume, st.iteration)
+    probe = Probe(cfg, spec, data.u8)
 
-    # Fixed noise for grids and the progress metric; a fixed real subset.
-    fixed = torch.Generator().manual_seed(cfg.seed + 1)
-    if num_classes:
-        cols = 8
-        grid_z = torch.randn(cols, cfg.latent_dim, generator=fixed).repeat(num_classes, 1)
-        grid_y = torch.arange(num_classes).repeat_interleave(cols)
-    else:
-        cols = None
-        grid_z, grid_y = torch.randn(cfg.n_grid, cfg.latent_dim, generator=fixed), None
-    eval_z = torch.randn(cfg.eval_n, cfg.latent_dim, generator=fixed)
-    eval_y = torch.randint(0, num_classes, (cfg.eval_n,), generator=fixed) if num_classes else None
-    real_idx = torch.randperm(n_data, generator=fixed)[:cfg.eval_n]
-    eval_real = data_u8[real_idx.to(device)].float().div(127.5).sub(1.0)
-    grid_z, eval_z = grid_z.to(device), eval_z.to(device)
-    grid_y = grid_y.to(device) if grid_y is not None else None
-    eval_y = eval_y.to(device) if eval_y is not None else None
-
-    # Run folder (rank 0 only).
+    # Run folder (rank 0 only): config.json before the first step, the step-0 grid and metric.
     run_dir = cfg.run_dir
-    ckpt_dir, samples_dir = run_dir / "checkpoints", run_dir / "samples"
     records = None
     if info.is_main:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        samples_dir.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        records = Records(run_dir, start_it)
-        if hsv_step0 is None:
-            hsv_step0 = eval_hsv_swd(sample_images(sampler, eval_z, eval_y), eval_real, cfg)
-            images.save_png(samples_dir / f"grid_{start_it:07d}.png",
-                            images.grid(images.to_uint8(sample_images(sampler, grid_z, grid_y)), cols))
-    model_meta = models.ModelSpec(cfg.model, cfg.resolution, cfg.latent_dim, num_classes,
-                                  tuple(ds.class_names) if num_classes else (), cfg.critic_norm).to_dict()
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        atomic.write_json(run_dir / "config.json", cfg.to_dict())
+        records = Records(run_dir, st.iteration)
+        if st.hsv_step0 is None:
+            st.hsv_step0 = probe.hsv_swd(st.sampler)
+            probe.save_grid(st.sampler, run_dir / "samples" / f"grid_{st.iteration:07d}.png")
     setup_seconds = time.perf_counter() - t_setup
 
-    local_b = cfg.batch_size // info.world_size
-    is_wgan = cfg.loss in ("wgan-clip", "wgan-gp")
-    d_loss_fn = losses.wgan_critic_loss if is_wgan else losses.bce_critic_loss
-    g_loss_fn = losses.wgan_generator_loss if is_wgan else losses.bce_generator_loss
-    g_params, d_params = list(gen.parameters()), list(critic.parameters())
+    s = Session(cfg, device, info, st, data, loss, probe, records, run_dir, TickStats(device))
+    start_it = st.iteration
+    _train(s)
 
-    def real_batch():
-        idx = torch.randint(0, n_data, (local_b,), device=device)
-        x = data_u8[idx].float().div_(127.5).sub_(1.0)  # (B, 3, R, R) in [-1, 1]
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, (data_labels[idx] if num_classes else None)
+    # run.json (rank 0 only).
+    session_seconds = time.perf_counter() - s.t0
+    if info.is_main:
+        fields = _run_summary(s, start_it, session_seconds, setup_seconds, bf16, resume_path, ds)
+        atomic.write_json(run_dir / "run.json", {**fields, **prov, "date": provenance.utc_now(),
+                                                  "hardware": {**prov["hardware"],
+                                                               "torch_threads": torch.get_num_threads()},
+                                                  "config": cfg.to_dict()})
+        log.info("%s: %d iterations in %.1f s; hsv_swd %.5f -> %s", run_dir, st.iteration, s.wall,
+                 st.hsv_step0 or float("nan"), f"{s.hsv_final:.5f}" if s.hsv_final is not None else "n/a")
+    if s.interrupted:
+        raise Interrupted(run_dir, st.iteration)
+    return run_dir
 
-    def fake_labels():
-        return data_labels[torch.randint(0, n_data, (local_b,), device=device)] if num_classes else None
 
-    def make_state(iteration: int, wall: float, hsv_final: float | None) -> dict:
-        rngs = [rng_state()]
-        if info.enabled:
-            rngs = [None] * info.world_size
-            torch.distributed.all_gather_object(rngs, rng_state())
-        return {"model": model_meta, "config": cfg.to_dict(), "generator": gen.state_dict(),
-                "critic": critic.state_dict(), "generator_ema": gen_ema.state_dict() if gen_ema is not None else None,
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "iteration": iteration, "rng": rngs,
-                "aug": {"diffaug": cfg.diffaug, "policy": cfg.diffaug_policy if cfg.diffaug else ""},
-                "wall_seconds": wall, "hsv_swd_step0": hsv_step0, "hsv_swd_final": hsv_final}
-
-    stop = {"stop": False}
-    old_handlers = _install_stop_handlers(stop)
-    stats = torch.zeros(7, device=device)  # loss_d, loss_g, adv, hsv, w_est, gp, d_real... summed per tick
-    n_stat_d = n_stat_g = 0
-    it = tick_start_it = start_it
-    hsv_final = None
-    t0 = time.perf_counter()
-    t_steps = t0           # start of the current run of steps (tick work excluded)
-    warm_step_seconds, warm_iters, first_tick_done = 0.0, 0, False
-    bar = tqdm(total=cfg.iters, initial=start_it, desc=f"train {run_dir.name}", unit="it", dynamic_ncols=True,
+def _train(s: Session) -> None:
+    """Iterations until cfg.iters or a stop request; a tick after every cfg.tick of them."""
+    cfg, st, info = s.cfg, s.st, s.info
+    g_params, d_params = list(st.gen.parameters()), list(st.critic.parameters())
+    bar = tqdm(total=cfg.iters, initial=st.iteration, desc=f"train {s.run_dir.name}", unit="it", dynamic_ncols=True,
                disable=cfg.quiet or not info.is_main)
-    interrupted = False
-    digests: list[str] = []
+    s.t0 = s.t_steps = time.perf_counter()
+    s.tick_start_it = st.iteration
     try:
-        while it < cfg.iters:
-            # Critic steps.
-            critic.requires_grad_(True)
-            for _ in range(cfg.n_critic):
-                real, y_real = real_batch()
-                z = torch.randn(local_b, cfg.latent_dim, device=device)
-                y_fake = fake_labels()
-                with torch.no_grad(), amp():
-                    fake = gen_run(z, y_fake)
-                real_a, fake_a = augment(real), augment(fake.float())
-                with amp():
-                    d_real = critic_run(real_a, y_real)
-                    d_fake = critic_run(fake_a, y_fake)
-                loss_d = d_loss_fn(d_real, d_fake)
-                gp = torch.zeros((), device=device)
-                if cfg.loss == "wgan-gp":
-                    with amp():
-                        gp = losses.gradient_penalty(critic_run, real_a, fake_a, y_real if num_classes else None)
-                    loss_d = loss_d + cfg.gp_lambda * gp
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                dist.average_gradients(d_params, info)
-                opt_d.step()
-                if cfg.loss == "wgan-clip":
-                    with torch.no_grad():
-                        for p in d_params:
-                            p.clamp_(-cfg.clip, cfg.clip)
-                stats[0] += loss_d.detach()
-                stats[4] += (d_real.float().mean() - d_fake.float().mean()).detach()
-                stats[5] += gp.detach()
-                stats[6] += d_real.float().mean().detach()
-                n_stat_d += 1
+        with stop_requests() as stop:
+            while st.iteration < cfg.iters:
+                # Critic steps.
+                for _ in range(cfg.n_critic):
+                    real, y_real = s.data.real_batch()
+                    z = torch.randn(s.data.batch, cfg.latent_dim, device=s.device)
+                    st.opt_d.zero_grad(set_to_none=True)
+                    terms = s.loss.critic_step(real, y_real, z, s.data.fake_labels())
+                    dist.average_gradients(d_params, info)
+                    st.opt_d.step()
+                    s.loss.after_critic_step()
+                    s.stats.add("critic", terms)
 
-            # Generator step.
-            critic.requires_grad_(False)
-            z = torch.randn(local_b, cfg.latent_dim, device=device)
-            y_fake = fake_labels()
-            with amp():
-                fake = gen_run(z, y_fake)
-                d_fake_g = critic_run(augment(fake), y_fake)
-            adv = g_loss_fn(d_fake_g)
-            hsv = losses.hsv_term(cfg.hsv_loss, fake, real, n_proj=cfg.hsv_proj, n_pixels=cfg.hsv_pixels,
-                                  r=cfg.hsv_r, h=cfg.hsv_h)
-            loss_g = cfg.w_adv * adv + cfg.w_hsv * hsv
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            dist.average_gradients(g_params, info)
-            opt_g.step()
-            if gen_ema is not None:
-                with torch.no_grad():
-                    # Ramp-up (as TF's ExponentialMovingAverage with num_updates): early averages do not
-                    # drag along the random initialisation.
-                    decay = min(cfg.ema_decay, (1.0 + it) / (10.0 + it))
-                    torch._foreach_lerp_(list(gen_ema.parameters()), g_params, 1.0 - decay)
-                    for b_ema, b in zip(gen_ema.buffers(), gen.buffers()):
-                        b_ema.copy_(b)
-            stats[1] += loss_g.detach()
-            stats[2] += adv.detach()
-            stats[3] += hsv.detach()
-            n_stat_g += 1
-            it += 1
-            bar.update(1)
+                # Generator step (its HSV term compares with the last critic step's real batch) and EMA.
+                z = torch.randn(s.data.batch, cfg.latent_dim, device=s.device)
+                st.opt_g.zero_grad(set_to_none=True)
+                terms = s.loss.generator_step(z, s.data.fake_labels(), real)
+                dist.average_gradients(g_params, info)
+                st.opt_g.step()
+                state.update_ema(st, cfg.ema_decay)
+                s.stats.add("generator", terms)
+                st.iteration += 1
+                bar.update(1)
 
-            # Tick: one CSV row, plot, grid, checkpoint (the only host syncs). Under torchrun the ranks
-            # agree on stopping at tick boundaries.
-            at_end = it >= cfg.iters
-            if it % cfg.tick == 0 or at_end or (stop["stop"] and not info.enabled):
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                if first_tick_done:  # the first tick of a session is warm-up (allocator, cudnn autotuning)
-                    warm_step_seconds += time.perf_counter() - t_steps
-                    warm_iters += it - tick_start_it
-                first_tick_done = True
-                if info.enabled:
-                    flag = torch.tensor([1.0 if stop["stop"] else 0.0], device=device)
-                    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-                    stop["stop"] = bool(flag.item())
-                tick_i = it // cfg.tick
-                s = (stats / torch.tensor([max(n_stat_d, 1), max(n_stat_g, 1), max(n_stat_g, 1), max(n_stat_g, 1),
-                                           max(n_stat_d, 1), max(n_stat_d, 1), max(n_stat_d, 1)],
-                                          device=device)).tolist()
-                stats.zero_()
-                n_stat_d = n_stat_g = 0
-                wall = wall_before + time.perf_counter() - t0
-                dist.average_buffers(gen, info)
-                dist.average_buffers(critic, info)
-                if gen_ema is not None:
-                    dist.average_buffers(gen_ema, info)
-                if info.is_main:
-                    hsv_final = eval_hsv_swd(sample_images(sampler, eval_z, eval_y), eval_real, cfg)
-                    row = {"iteration": it, "kimg": round(it * cfg.batch_size / 1000, 3), "seconds": round(wall, 2),
-                           "loss_d": s[0], "loss_g": s[1], "loss_g_adv": s[2], "loss_hsv": s[3], "w_estimate": s[4],
-                           "gradient_penalty": s[5], "d_real": s[6], "d_fake": s[6] - s[4],
-                           "hsv_swd_eval": hsv_final}
-                    records.append(row)
-                    bar.set_postfix(d=f"{s[0]:.3f}", g_adv=f"{s[2]:.3f}", hsv=f"{s[3]:.4f}", swd=f"{hsv_final:.4f}")
-                    if tick_i % cfg.grid_every == 0 or at_end or stop["stop"]:
-                        images.save_png(samples_dir / f"grid_{it:07d}.png",
-                                        images.grid(images.to_uint8(sample_images(sampler, grid_z, grid_y)), cols))
-                if tick_i % cfg.ckpt_every == 0 or at_end or stop["stop"]:
-                    if info.enabled:
-                        digests = dist.gather_digests([gen, critic], info)
-                        if len(set(digests)) != 1:
-                            log.warning("ranks' weights differ at iteration %d: %s", it, digests)
-                    state = make_state(it, wall, hsv_final)
-                    if info.is_main:
-                        save_checkpoints(ckpt_dir, state, it, cfg.keep)
-                    del state
-                if stop["stop"]:
-                    interrupted = True
-                    break
-                t_steps, tick_start_it = time.perf_counter(), it
+                # Tick: the only host syncs. Under torchrun the ranks agree on stopping at tick boundaries.
+                if (st.iteration % cfg.tick == 0 or st.iteration >= cfg.iters
+                        or (stop["stop"] and not info.enabled)):
+                    _tick(s, stop, bar)
+                    if stop["stop"]:
+                        s.interrupted = True
+                        break
     finally:
         bar.close()
-        for sig, h in old_handlers:
-            signal.signal(sig, h)
 
-    # run.json
-    session_seconds = time.perf_counter() - t0
-    wall = wall_before + session_seconds
+
+def _tick(s: Session, stop: dict, bar: tqdm) -> None:
+    """One losses.csv row and plot; a grid every grid_every ticks; a checkpoint every ckpt_every."""
+    cfg, st, info, it = s.cfg, s.st, s.info, s.st.iteration
+    # Step timing: the session's first tick is warm-up.
+    if s.device.type == "cuda":
+        torch.cuda.synchronize(s.device)
+    if s.first_tick_done:
+        s.warm_step_seconds += time.perf_counter() - s.t_steps
+        s.warm_iters += it - s.tick_start_it
+    s.first_tick_done = True
+    if info.enabled:
+        flag = torch.tensor([1.0 if stop["stop"] else 0.0], device=s.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        stop["stop"] = bool(flag.item())
+    at_end, tick_i = it >= cfg.iters, it // cfg.tick
+    means = s.stats.read()
+    wall = s.wall
+    for net in st.modules():
+        dist.average_buffers(net, info)
+
+    # Records (rank 0): the CSV row, the plot, the grid.
     if info.is_main:
-        summary = dict(getattr(ds, "summary_dict", {}) or {})
-        summary["path"] = str(data_path)
-        run_info = {
-            "preset": cfg.preset, "model": cfg.model, "resolution": cfg.resolution, "loss": cfg.loss,
-            "hsv_loss": cfg.hsv_loss, "iterations": it, "target_iterations": cfg.iters,
-            "wall_seconds": round(wall, 3), "session_seconds": round(session_seconds, 3),
-            "setup_seconds": round(setup_seconds, 3),
-            "seconds_per_iter": round(session_seconds / max(it - start_it, 1), 5),
-            # Steps only (no tick work: metric, grids, plots, checkpoints), after the session's first tick.
-            "step_seconds_per_iter": round(warm_step_seconds / warm_iters, 5) if warm_iters else None,
-            "step_iters_timed": warm_iters,
-            "device": str(device), "dtype": "bf16-autocast" if use_bf16 else "fp32", "batch_size": cfg.batch_size,
-            "n_critic": cfg.n_critic, "world_size": info.world_size,
-            "rank_weight_digests": digests, "resumed_from": str(resume_path) if resume_path
-            else None, "interrupted": interrupted, "versions": versions(), "commit": commit,
-            "hardware": hardware(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "data": summary, "hsv_swd_step0": hsv_step0, "hsv_swd_final": hsv_final,
-            "hsv_swd_ratio": (hsv_final / hsv_step0) if hsv_final is not None and hsv_step0 else None,
-            "config": cfg.to_dict(),
-        }
-        atomic.write_text(run_dir / "run.json", json.dumps(run_info, indent=2) + "\n")
-        log.info("%s: %d iterations in %.1f s; hsv_swd %.5f -> %s", run_dir, it, wall, hsv_step0 or float("nan"),
-                 f"{hsv_final:.5f}" if hsv_final is not None else "n/a")
-    if interrupted:
-        raise Interrupted(run_dir, it)
-    return run_dir
+        s.hsv_final = s.probe.hsv_swd(st.sampler)
+        s.records.append({"iteration": it, "kimg": round(it * cfg.batch_size / 1000, 3), "seconds": round(wall, 2),
+                          **{k: means[k] for k in CSV_FIELDS if k in means}, "hsv_swd_eval": s.hsv_final})
+        bar.set_postfix(d=f"{means['loss_d']:.3f}", g_adv=f"{means['loss_g_adv']:.3f}",
+                        hsv=f"{means['loss_hsv']:.4f}", swd=f"{s.hsv_final:.4f}")
+        if tick_i % cfg.grid_every == 0 or at_end or stop["stop"]:
+            s.probe.save_grid(st.sampler, s.run_dir / "samples" / f"grid_{it:07d}.png")
+
+    # Checkpoint (collective: every rank takes part in gathering digests and RNG states).
+    if tick_i % cfg.ckpt_every == 0 or at_end or stop["stop"]:
+        if info.enabled:
+            s.digests = dist.gather_digests([st.gen, st.critic], info)
+            if len(set(s.digests)) != 1:
+                log.warning("ranks' weights differ at iteration %d: %s", it, s.digests)
+        ckpt = state.checkpoint_dict(st, cfg, info, wall, s.hsv_final)
+        if info.is_main:
+            checkpoint.save_checkpoints(s.run_dir / "checkpoints", ckpt, it, cfg.keep)
+        del ckpt
+    s.t_steps, s.tick_start_it = time.perf_counter(), it
+
+
+def _run_summary(s: Session, start_it: int, session_seconds: float, setup_seconds: float, bf16: bool,
+                 resume_path: Path | None, ds: Dataset) -> dict:
+    """run.json's own fields: what was trained, how long it took, where the data came from."""
+    cfg, it = s.cfg, s.st.iteration
+    hsv0, hsv1 = s.st.hsv_step0, s.hsv_final
+    return {
+        "preset": cfg.preset, "model": cfg.model, "resolution": cfg.resolution, "loss": cfg.loss,
+        "hsv_loss": cfg.hsv_loss, "iterations": it, "target_iterations": cfg.iters,
+        "wall_seconds": round(s.st.wall_before + session_seconds, 3), "session_seconds": round(session_seconds, 3),
+        "setup_seconds": round(setup_seconds, 3),
+        "seconds_per_iter": round(session_seconds / max(it - start_it, 1), 5),
+        # Steps only (no tick work: metric, grids, plots, checkpoints), after the session's first tick.
+        "step_seconds_per_iter": round(s.warm_step_seconds / s.warm_iters, 5) if s.warm_iters else None,
+        "step_iters_timed": s.warm_iters,
+        "device": str(s.device), "dtype": "bf16-autocast" if bf16 else "fp32", "batch_size": cfg.batch_size,
+        "n_critic": cfg.n_critic, "world_size": s.info.world_size, "rank_weight_digests": s.digests,
+        "resumed_from": str(resume_path) if resume_path else None, "interrupted": s.interrupted,
+        "data": {**ds.summary_dict, "path": str(ds.root) if ds.root is not None else None},
+        "hsv_swd_step0": hsv0, "hsv_swd_final": hsv1,
+        "hsv_swd_ratio": (hsv1 / hsv0) if hsv1 is not None and hsv0 else None,
+    }

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from train import data
 from inkwash.atomic import atomic_file, write_text
+from inkwash.cli import UserError
+from train import data
+from train.decode import FITS, MIN_SIDE, SMALLS
 from train.images import grid, save_png
 
 log = logging.getLogger(__name__)
@@ -39,45 +41,40 @@ class PrepareConfig:
     quiet: bool = False             # no progress bar
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in the help, and the example epilog kept on one line."""
-
-
-def build_parser() -> argparse.ArgumentParser:
+def configure(p: argparse.ArgumentParser) -> None:
+    """The `prepare` verb's arguments (defaults from PrepareConfig)."""
     d = PrepareConfig
-    p = argparse.ArgumentParser(
-        prog="python -m train prepare", formatter_class=_HelpFormatter,
-        description="Normalise a messy folder of patterns exactly as training will see it: square sRGB\n"
-                    "images, a report of every file (converted, skipped and why), a contact sheet.",
-        epilog="example: python -m train prepare --data ~/patterns --out runs/prepared --resolution 256 "
-               "--amplify-to 821")
     p.add_argument("--data", type=Path, default=d.data, help="folder of images; omitted: the built-in demo set")
     p.add_argument("--out", type=Path, required=True, default=argparse.SUPPRESS, help="output folder (required)")
     p.add_argument("--resolution", type=int, default=d.resolution, help="side of the square images in px")
     p.add_argument("--amplify-to", type=int, default=d.amplify_to,
                    help="add seeded flip/brightness/contrast copies until there are this many images")
-    p.add_argument("--fit", choices=data.FITS, default=d.fit, help="how a non-square image becomes square")
-    p.add_argument("--small", choices=data.SMALLS, default=d.small, help="images smaller than --resolution")
+    p.add_argument("--fit", choices=FITS, default=d.fit, help="how a non-square image becomes square")
+    p.add_argument("--small", choices=SMALLS, default=d.small, help="images smaller than --resolution")
     p.add_argument("--labels", action="store_true", help="class labels from first-level subfolder names")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of amplification and random crops")
-    p.add_argument("--workers", type=int, default=d.workers, help="decode processes; None: all cores")
+    p.add_argument("--workers", type=int, default=d.workers, help="decode processes; omitted: all cores")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, prepare the set, return the exit code (bad input raises ValueError)."""
-    cfg = PrepareConfig(**vars(build_parser().parse_args(argv)))
-    if cfg.resolution < data.MIN_SIDE:
-        raise ValueError(f"--resolution {cfg.resolution}: must be at least {data.MIN_SIDE} px")
+def validate(cfg: PrepareConfig) -> PrepareConfig:
+    """Raise UserError naming the flag for any bad value; return `cfg`."""
+    if cfg.resolution < MIN_SIDE:
+        raise UserError(f"--resolution {cfg.resolution}: must be at least {MIN_SIDE} px")
     if cfg.amplify_to is not None and cfg.amplify_to < 1:
-        raise ValueError(f"--amplify-to {cfg.amplify_to}: must be a positive number of images")
+        raise UserError(f"--amplify-to {cfg.amplify_to}: must be a positive number of images")
     if cfg.workers is not None and cfg.workers < 1:
-        raise ValueError(f"--workers {cfg.workers}: must be at least 1")
+        raise UserError(f"--workers {cfg.workers}: must be at least 1")
     if cfg.data is not None and not cfg.data.is_dir():
-        raise ValueError(f"--data {cfg.data}: no such folder; pass a folder of images or omit --data for the demo set")
+        raise UserError(f"--data {cfg.data}: no such folder; pass a folder of images or omit --data for the demo set")
+    return cfg
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """`python -m train prepare`: validate, then prepare the set or print the config (--dry-run)."""
+    cfg = validate(PrepareConfig(**vars(args)))
     if cfg.dry_run:
         print(json.dumps(_jsonable(asdict(cfg)), indent=1))
         return 0

@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from evalkit import critic_human
-
-_spec = importlib.util.spec_from_file_location("evalkit_compare_fixtures", Path(__file__).with_name("compare_fixtures.py"))
-fx = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fx)
+from evalkit.__main__ import main
 
 
 def test_spearman_ci_of_a_monotone_relation_is_one():
@@ -48,30 +43,30 @@ def test_critic_vs_human_reads_a_real_study_export(run_factory, synthetic_images
                   "--seed", "3"]) == 0
     assert study(["export", "--db", db, "--out", str(export), "--n-bootstrap", "200"]) == 0
 
-    assert critic_human.main([str(run), str(export), "--bootstrap", "300"]) == 0
+    assert main(["critic-vs-human", str(run), str(export), "--bootstrap", "300"]) == 0
     images = read_export(export)["images.csv"]
-    main = images[images["kind"] == "main"].reset_index(drop=True)
-    assert len(main) == 15 and (images["kind"] == "catch").sum() == 1       # the catch image is left out
+    shown = images[images["kind"] == "main"].reset_index(drop=True)
+    assert len(shown) == 15 and (images["kind"] == "catch").sum() == 1       # the catch image is left out
     with open(export / "critic_vs_human" / "scores.csv", newline="") as f:
         got = {r["image_id"]: float(r["critic_score"]) for r in csv.DictReader(f)}
-    assert set(got) == set(main["image_id"])
-    critic, meta = critic_human.load_critic(run)
-    expected = critic_human.score_images(critic, [export / p for p in main["path"]], meta["resolution"])
-    np.testing.assert_allclose([got[i] for i in main["image_id"]], expected, rtol=1e-5)
+    assert set(got) == set(shown["image_id"])
+    critic, info = critic_human.load_critic(run)
+    expected = critic_human.score_images(critic, [export / p for p in shown["path"]], info["spec"].resolution)
+    np.testing.assert_allclose([got[i] for i in shown["image_id"]], expected, rtol=1e-5)
     doc = json.loads((export / "critic_vs_human" / "critic_vs_human.json").read_text())
     rows = {r["subset"]: r for r in doc["rows"]}
-    gen = main["is_generated"].to_numpy()
-    rho = stats.spearmanr(expected[gen], main["fool_rate"][gen]).statistic
+    gen = shown["is_generated"].to_numpy()
+    rho = stats.spearmanr(expected[gen], shown["fool_rate"][gen]).statistic
     assert rows["generated: score vs fool rate"]["spearman_rho"] == pytest.approx(rho)
     assert rows["generated: score vs fool rate"]["n_images"] == gen.sum() == 8
     assert doc["provenance"]["critic"]["resolution"] == 64
 
 
-def test_missing_fool_rate_column_is_a_one_line_error(tmp_path, capsys):
-    run = fx.write_tiny_run(tmp_path / "runs" / "mlp", model="mlp")
+def test_missing_fool_rate_column_is_a_one_line_error(tmp_path, capsys, run_factory):
+    run = run_factory("mlp", model="mlp")
     study = tmp_path / "study"
     study.mkdir()
     (study / "images.csv").write_text("image_id,is_generated\nim0,true\n")
-    assert critic_human.main([str(run), str(study)]) == 2
+    assert main(["critic-vs-human", str(run), str(study)]) == 2
     err = capsys.readouterr().err.strip()
     assert "fool_rate" in err and "images.csv" in err and len(err.splitlines()) == 1

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from train.demo import png_header_only
 
 # sRGB primaries adapted to D50 (ICC PCS), as in the sRGB profile's rXYZ/gXYZ/bXYZ tags.
 _SRGB_D50 = {"r": (0.4361, 0.2225, 0.0139), "g": (0.3851, 0.7169, 0.0971), "b": (0.1431, 0.0606, 0.7141)}
@@ -42,14 +43,6 @@ def make_icc_swapped_rg() -> bytes:
               b"\0" * 48)
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + data
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares width x height pixels and holds almost nothing: a decompression bomb."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) +
-            chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
 def _ink(h: int, w: int, seed: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from train import data
+from train import data, decode
 from train.data import DataError, load_folder
 
 R = 32
@@ -91,8 +91,8 @@ def test_fit_and_small_options(tiny_folder, tmp_path):
 def test_second_load_comes_from_the_cache_and_redecodes_only_changed_files(tiny_folder, tmp_path, monkeypatch):
     first = _load(tiny_folder, tmp_path)
     calls = []
-    real = data.process_file
-    monkeypatch.setattr(data, "process_file", lambda p, o: calls.append(p) or real(p, o))
+    real = decode.process_file
+    monkeypatch.setattr(decode, "process_file", lambda p, o: calls.append(p) or real(p, o))
     second = _load(tiny_folder, tmp_path)
     assert calls == [] and second.timing["files_decoded"] == 0
     assert second.timing["files_from_cache"] == first.timing["files_decoded"] == len(first.report)

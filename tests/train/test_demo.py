@@ -1,7 +1,6 @@
 """train.demo: deterministic, measurable traits of ink-wash painting, bad-file variant."""
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,12 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inkwash.hashing import sha256_file
 from train import demo
 from train.data import load_folder
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+    return {p.relative_to(folder).as_posix(): sha256_file(p)
             for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")}
 
 

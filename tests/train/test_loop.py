@@ -7,26 +7,25 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from train import checkpoint, config, loop
+from train.data import Dataset
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def tiny_dataset(n: int = 24, resolution: int = 64, classes: int = 2) -> SimpleNamespace:
-    """Dark strokes on light paper, labels alternate: an in-memory stand-in for train.data.Dataset."""
+def tiny_dataset(n: int = 24, resolution: int = 64, classes: int = 2) -> Dataset:
+    """Dark strokes on light paper, labels alternate: a train.data.Dataset of arrays in memory."""
     rng = np.random.default_rng(0)
     u8 = np.full((n, resolution, resolution, 3), 235, np.uint8)
     for i in range(n):
         y = int(rng.integers(0, resolution - 8))
         u8[i, y:y + 8] = int(rng.integers(0, 60))
-    return SimpleNamespace(images_u8=u8, labels=torch.arange(n) % classes,
-                           class_names=[f"c{k}" for k in range(classes)], summary_dict={"images": n}, path="tiny")
+    return Dataset.from_arrays(u8, label_ids=np.arange(n) % classes, class_names=[f"c{k}" for k in range(classes)])
 
 
 def cfg_for(tmp_path: Path, name: str, **kw) -> config.TrainConfig:
@@ -106,12 +105,13 @@ def test_conditional_grid_has_one_class_per_row(tmp_path):
         ["c0", "c1", "c2"]
 
 
+@pytest.mark.timeout(60)  # a missed signal fails here, not at the suite's 600 s limit
 def test_sigint_saves_a_checkpoint_and_raises_interrupted(tmp_path):
     cfg = cfg_for(tmp_path, "stop", iters=10_000, tick=1, ckpt_every=1000)
     csv_path = cfg.run_dir / "losses.csv"
 
     def interrupt():
-        deadline = time.time() + 60
+        deadline = time.time() + 30
         while time.time() < deadline:
             if csv_path.is_file() and len(csv_path.read_text().splitlines()) >= 3:
                 os.kill(os.getpid(), signal.SIGINT)
@@ -158,12 +158,16 @@ def test_torchrun_two_cpu_processes_keep_identical_weights(tmp_path):
 
 @pytest.mark.slow
 def test_shortened_demo_halves_the_hsv_swd(tmp_path):
-    """`python -m train` shortened: the demo recipe on the demo set, fewer steps and a smaller batch."""
-    from train import cli
+    """`python -m train` shortened: the demo recipe on the demo set, fewer steps and a smaller batch.
+
+    Measured on CPU (hsv_swd_eval / hsv_swd_step0 every 5 steps): a plateau near 0.5 from step 35
+    to 65 (0.500 at step 40, which is why 40 steps failed by a hair), then 0.40 at 70, 0.19 at 80,
+    0.08 at 100. 100 steps keeps the claim with room for another machine's rounding to shift it."""
+    from train.__main__ import main as train_main
     out = tmp_path / "runs"
-    assert cli.main(["--out", str(out), "--iters", "40", "--batch-size", "8", "--tick", "20", "--quiet"]) == 0
+    assert train_main(["--out", str(out), "--iters", "100", "--batch-size", "8", "--tick", "20", "--quiet"]) == 0
     info = json.loads((out / "demo" / "run.json").read_text())
-    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 40
+    assert info["preset"] == "demo" and info["data"]["images"] >= 361 and info["iterations"] == 100
     assert info["hsv_swd_final"] <= 0.5 * info["hsv_swd_step0"], (info["hsv_swd_step0"], info["hsv_swd_final"])
 
 

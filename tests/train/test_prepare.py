@@ -9,12 +9,11 @@ import pytest
 from PIL import Image
 
 from train import __main__ as train_main
-from train import prepare
 
 
 def test_prepare_help_lists_options_and_ends_with_an_example(capsys):
     with pytest.raises(SystemExit) as e:
-        prepare.main(["--help"])
+        train_main.main(["prepare", "--help"])
     assert e.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--data", "--out", "--resolution", "--amplify-to", "--fit", "--small", "--labels",
@@ -25,7 +24,7 @@ def test_prepare_help_lists_options_and_ends_with_an_example(capsys):
 
 def test_prepare_dry_run_prints_config_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    assert prepare.main(["--out", str(out), "--resolution", "64", "--dry-run"]) == 0
+    assert train_main.main(["prepare", "--out", str(out), "--resolution", "64", "--dry-run"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["resolution"] == 64 and cfg["data"] is None and cfg["fit"] == "crop"
     assert not out.exists()
@@ -59,7 +58,7 @@ def test_prepare_writes_set_report_and_contact_sheet(tiny_folder, tiny_expected,
 def test_prepare_bad_input_is_one_line_and_exit_2(args, text, tmp_path, capsys):
     assert train_main.main(["prepare", "--out", str(tmp_path / "o"), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: ") and text in err[-1]
+    assert len(err) == 1 and err[0].startswith("python -m train prepare: error: ") and text in err[0], err
 
 
 def test_prepare_on_a_folder_without_images_exits_2(tmp_path, capsys, monkeypatch):

@@ -1,0 +1,260 @@
+"""Decoding and normalising one image file, and decoding many in worker processes.
+
+`process_file(path, opts)` turns any file Pillow can read into a uint8 (R, R, 3) sRGB array plus a
+report row saying what was converted and why, or why the file was skipped; it never raises for a
+bad file. `decode_all` runs it over a list of files, in worker processes when there are enough.
+"""
+from __future__ import annotations
+
+import io
+import math
+import multiprocessing
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
+
+from inkwash.hashing import sha256_bytes
+
+FITS = ("crop", "pad", "random-crop")
+SMALLS = ("tile", "upscale", "skip")
+FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
+MIN_SIDE = 16            # px: smaller files are icons or thumbnails, not patterns
+PAPER_WHITE = (255, 255, 255)
+DECODE_VERSION = 1       # bump when decoding changes, to invalidate caches
+MIN_FILES_FOR_POOL = 8   # fewer files to decode: in this process (starting workers costs more)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-file normalisation settings (picklable, sent to the worker processes)."""
+    resolution: int
+    fit: str = "crop"
+    small: str = "tile"
+    seed: int = 0
+
+
+def process_file(path: str, opts: Options) -> tuple[dict, np.ndarray | None]:
+    """Decode and normalise one file; never raises for a bad file.
+
+    Returns (report row, uint8 (R, R, 3) array or None when skipped). The row has status
+    "ok" (only resized / cropped / padded), "converted" (mode, profile, orientation, alpha,
+    frame, tiling or upscaling changed it) or "skipped", with the reason and every action.
+    """
+    row = {"path": path, "status": "skipped", "reason": "", "width": None, "height": None,
+           "mode": None, "format": None, "actions": "", "sha256": None}
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        row["reason"] = f"unreadable: {e.strerror or e}"
+        return row, None
+    if not data:
+        row["reason"] = "empty file (0 bytes)"
+        return row, None
+    row["sha256"] = sha256_bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        row["reason"] = f"decompression bomb: {e}".split(" could be")[0] + f" (Pillow's limit is {Image.MAX_IMAGE_PIXELS} pixels)"
+        return row, None
+    except UnidentifiedImageError:
+        row["reason"] = "not an image (Pillow cannot identify the format)"
+        return row, None
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a reason, never a crash
+        row["reason"] = f"unreadable: {type(e).__name__}: {e}"
+        return row, None
+    row.update(width=im.width, height=im.height, mode=im.mode, format=im.format)
+    if im.format not in FORMATS:
+        row["reason"] = f"unsupported format {im.format} (convert it to PNG)"
+        return row, None
+    if min(im.size) < MIN_SIDE:
+        row["reason"] = f"too small: {im.width}x{im.height} px (minimum {MIN_SIDE} px; icons are not patterns)"
+        return row, None
+    actions: list[tuple[str, bool]] = []  # (text, changes the content beyond resize/crop/pad)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n_frames = getattr(im, "n_frames", 1)
+            if n_frames > 1:
+                im.seek(0)
+                actions.append((f"first frame of {n_frames}", True))
+            if im.format in ("JPEG", "MPO"):
+                _jpeg_draft(im, opts)
+            im.load()
+            rgb = _to_srgb(im, actions)
+    except Exception as e:  # noqa: BLE001 - truncated data, broken chunks, bad profiles
+        row["reason"] = f"truncated or corrupt: {type(e).__name__}: {e}"
+        return row, None
+    arr, reason = _fit_square(rgb, opts, row["sha256"], actions)
+    row["actions"] = "; ".join(text for text, _ in actions)
+    if arr is None:
+        row["reason"] = reason
+        return row, None
+    row["status"] = "converted" if any(changes for _, changes in actions) else "ok"
+    return row, arr
+
+
+def _jpeg_draft(im: Image.Image, opts: Options) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the result still covers the target."""
+    w, h = im.size
+    side = min(w, h) if opts.fit != "pad" else max(w, h)
+    if side > 2 * opts.resolution:
+        s = opts.resolution / side
+        im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
+
+
+def _to_srgb(im: Image.Image, actions: list) -> Image.Image:
+    """Any Pillow mode -> RGB: EXIF orientation, ICC profile to sRGB, bit depth, alpha on white."""
+    orientation = im.getexif().get(0x0112, 1)
+    if orientation not in (1, None):
+        im = ImageOps.exif_transpose(im)
+        actions.append((f"EXIF orientation {orientation} applied", True))
+    icc = im.info.get("icc_profile")
+    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        im = _icc_to_srgb(im, icc, actions)
+    mode = im.mode
+    if mode == "1":
+        im = im.convert("L")
+        actions.append(("1-bit -> 8-bit grey", True))
+    elif mode.startswith("I") or mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        scale = 257.0 if (mode.startswith("I;16") or a.max() > 255) else 1.0
+        im = Image.fromarray(np.clip(np.rint(a / scale), 0, 255).astype(np.uint8), "L")
+        actions.append((f"{mode} -> 8-bit grey (/{scale:g})", True))
+    elif mode == "P":
+        has_alpha = "transparency" in im.info
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        actions.append(("palette with transparency -> RGBA" if has_alpha else "palette -> RGB", True))
+    elif mode in ("PA", "La", "RGBa"):
+        im = im.convert("RGBA")
+        actions.append((f"{mode} -> RGBA", True))
+    if im.mode in ("LA", "RGBA"):
+        alpha = np.asarray(im.getchannel("A"))
+        if alpha.min() == 255:
+            actions.append(("opaque alpha channel dropped", True))
+        else:
+            actions.append((f"transparency composited on paper white ({np.mean(alpha < 255):.0%} of pixels)", True))
+        bg = Image.new("RGB", im.size, PAPER_WHITE)
+        bg.paste(im.convert("RGB"), mask=im.getchannel("A"))
+        return bg
+    if im.mode == "L":
+        actions.append(("greyscale -> RGB", True))
+    elif im.mode == "CMYK":
+        actions.append(("CMYK -> RGB (no colour profile: naive conversion)", True))
+    elif im.mode != "RGB":
+        actions.append((f"{im.mode} -> RGB", True))
+    return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def _icc_to_srgb(im: Image.Image, icc: bytes, actions: list) -> Image.Image:
+    """Convert through the embedded profile to sRGB (alpha kept aside); sRGB profiles are kept."""
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        desc = ImageCms.getProfileDescription(src).strip() or "unnamed"
+    except Exception as e:  # noqa: BLE001
+        actions.append((f"unreadable ICC profile ignored ({type(e).__name__})", True))
+        return im
+    if "srgb" in desc.lower():
+        return im
+    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
+    base = im.convert({"RGBA": "RGB", "LA": "L"}.get(im.mode, im.mode)) if alpha is not None else im
+    try:
+        out = ImageCms.profileToProfile(base, src, _SRGB, outputMode="RGB")
+    except Exception as e:  # noqa: BLE001 - a profile that does not fit the pixel mode
+        actions.append((f"ICC profile '{desc}' could not be applied ({type(e).__name__}); ignored", True))
+        return im
+    actions.append((f"ICC profile '{desc}' -> sRGB", True))
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _fit_square(im: Image.Image, opts: Options, sha: str, actions: list) -> tuple[np.ndarray | None, str]:
+    """RGB image -> uint8 (R, R, 3) by opts.fit, handling images smaller than R by opts.small."""
+    R, (w, h) = opts.resolution, im.size
+    side = max(w, h) if opts.fit == "pad" else min(w, h)
+    if side < R:
+        if opts.small == "skip":
+            return None, f"smaller than {R} px ({w}x{h}; small='skip')"
+        if opts.small == "tile":
+            ry, rx = math.ceil(R / h), math.ceil(R / w)
+            a = np.tile(np.asarray(im), (ry, rx, 1))
+            actions.append((f"tiled {rx}x{ry} to fill {R} px (source {w}x{h})", True))
+            y0, x0 = (a.shape[0] - R) // 2, (a.shape[1] - R) // 2
+            return np.ascontiguousarray(a[y0:y0 + R, x0:x0 + R]), ""
+        actions.append((f"upscaled x{R / side:.2f} (source {w}x{h} smaller than {R} px)", True))
+    s = R / side
+    nw, nh = (max(R, round(w * s)), max(R, round(h * s))) if opts.fit != "pad" else \
+             (min(R, max(1, round(w * s))), min(R, max(1, round(h * s))))
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        actions.append((f"resized {w}x{h} -> {nw}x{nh}", False))
+    a = np.asarray(im)
+    if opts.fit == "pad":
+        out = np.empty((R, R, 3), np.uint8)
+        out[:] = PAPER_WHITE
+        y0, x0 = (R - nh) // 2, (R - nw) // 2
+        out[y0:y0 + nh, x0:x0 + nw] = a
+        if (nw, nh) != (R, R):
+            actions.append(("padded with paper white", False))
+        return out, ""
+    if opts.fit == "random-crop":
+        rng = np.random.default_rng([opts.seed, int(sha[:12], 16)])
+        y0, x0 = int(rng.integers(0, nh - R + 1)), int(rng.integers(0, nw - R + 1))
+    else:
+        y0, x0 = (nh - R) // 2, (nw - R) // 2
+    if (nw, nh) != (R, R):
+        actions.append((f"{'random' if opts.fit == 'random-crop' else 'centre'}-cropped at ({x0}, {y0})", False))
+    return np.ascontiguousarray(a[y0:y0 + R, x0:x0 + R]), ""
+
+
+def worker_pool(workers: int, preload: str) -> ProcessPoolExecutor:
+    """`workers` processes that never inherit a parent's torch/OpenMP threads (a fork after threads
+    start can deadlock): a forkserver preloading only the module `preload` (numpy, Pillow), not __main__."""
+    ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    if os.name == "posix":
+        ctx.set_forkserver_preload([preload])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def process_timed(path: str, opts: Options) -> tuple[dict, np.ndarray | None, float]:
+    """process_file plus the CPU seconds it took in whichever process ran it."""
+    t0 = time.process_time()
+    row, arr = process_file(path, opts)
+    return row, arr, time.process_time() - t0
+
+
+def decode_all(root: Path, todo: list[str], opts: Options, workers: int,
+                progress: bool) -> tuple[dict[str, tuple[dict, np.ndarray | None]], float]:
+    """Decode `todo` (relative paths) with `workers` processes: ({relpath: (row, array | None)},
+    CPU seconds summed over the processes)."""
+    out: dict[str, tuple[dict, np.ndarray | None]] = {}
+    cpu = 0.0
+    bar = tqdm(total=len(todo), desc="decode", unit="img", disable=not progress or not todo, leave=False)
+    paths = [str(root / rel) for rel in todo]
+    if workers <= 1 or len(todo) < MIN_FILES_FOR_POOL:
+        results = (process_timed(p, opts) for p in paths)
+        for rel, (row, arr, c) in zip(todo, results):
+            out[rel], cpu = (row, arr), cpu + c
+            bar.update(1)
+    else:
+        chunk = max(1, min(16, len(todo) // (workers * 8)))
+        with worker_pool(min(workers, len(todo)), __name__) as ex:
+            results = ex.map(process_timed, paths, [opts] * len(paths), chunksize=chunk)
+            for rel, (row, arr, c) in zip(todo, results):
+                out[rel], cpu = (row, arr), cpu + c
+                bar.update(1)
+    bar.close()
+    return out, cpu
