@@ -30,11 +30,12 @@ def write_patterns(folder: Path, n: int, size: int, noise: float, seed: int) -> 
 
 
 def start_server(url: str, study: str, port: int, log_path: Path | None = None, env: dict | None = None,
-                 wait_s: float = 90) -> subprocess.Popen:
-    """`python -m study_app --db URL --study STUDY --port PORT` in its own session, once healthy."""
+                 wait_s: float = 90, verb: str = "serve") -> subprocess.Popen:
+    """`python -m study_app VERB --db URL --study STUDY --port PORT` (serve: the respondents'
+    server; analyst: the analyst's) in its own session, once healthy."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    p = subprocess.Popen([sys.executable, "-m", "study_app", "--db", url, "--study", study,
+    p = subprocess.Popen([sys.executable, "-m", "study_app", verb, "--db", url, "--study", study,
                           "--port", str(port), "--address", "127.0.0.1"], cwd=ROOT, env=env,
                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + wait_s

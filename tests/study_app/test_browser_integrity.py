@@ -70,6 +70,7 @@ def test_an_answer_before_the_viewing_floor_is_refused_visibly_and_the_floor_rec
     page.mouse.click(x, y)                          # at once: the new image has just appeared
     hint = page.locator(".trial .hint")
     assert hint.inner_text() in (LOCKED_TEXT, "The image is still loading: the buttons unlock once it is shown.")
+    B.shot(page, "trial_locked")
     page.wait_for_timeout(100)
     assert _answers(url, pid) == {0: "real"}
     page.locator(B.UNLOCKED).first.wait_for()
@@ -104,6 +105,8 @@ def test_a_stale_tab_cannot_change_demographics(served, chromium):
     tab_a.get_by_text("2 of 50", exact=True).wait_for()
     B.fill_form(tab_b, "Something else entirely", gender="Male")
     tab_b.get_by_text("This session has moved on in another tab or window", exact=False).wait_for()
+    tab_b.locator(B.UNLOCKED).first.wait_for()
+    B.shot(tab_b, "stale_tab")
     pid = tab_a.url.split("pid=")[1].split("&")[0]
     store = Store(url)
     row = store.respondents_frame(name).set_index("pid").loc[pid]
@@ -150,6 +153,7 @@ def test_a_deleted_database_stops_the_study_with_a_plain_page(study_template, se
     (tmp_path / "study.db-wal").unlink(missing_ok=True)
     page.locator(B.UNLOCKED).get_by_text("Real", exact=True).click()
     page.get_by_text("The study is paused.").wait_for()
+    B.shot(page, "study_paused")
     text = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
     assert "Traceback" not in text and str(db) not in text and "sqlite" not in text.lower()
     page.reload()                                   # and so does every page after it
