@@ -10,7 +10,7 @@ from inkwash.hashing import sha256_text
 
 ENV_DB_URL = "STUDY_DB_URL"        # the database the app and every verb use unless --db is given
 ENV_STUDY = "STUDY_NAME"           # the study the app serves (default: the newest one)
-ENV_ROLE = "STUDY_ROLE"            # respondent (default): the respondents' pages; analyst: the analyst page only
+ENV_ROLE = "STUDY_ROLE"            # respondent (default): respondents' pages; analyst: the analyst page only
 DEFAULT_DB_URL = "sqlite:///study.db"
 DISPLAY_SIZE = 256                 # px; every study image is shown at this size (paper: 256x256)
 # ms an image must be on screen before it can be answered: the default double-click interval of

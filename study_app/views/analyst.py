@@ -86,7 +86,8 @@ def _check_password(expected: str) -> None:
         return
     n, wait = throttle.failed(client)
     log.warning("wrong analyst password from %s (%d in a row)", client, n)
-    ss.analyst_pw_error = "Wrong password." + (f" Wait {math.ceil(wait)} s before the next try." if wait else "")
+    ss.analyst_pw_error = "Wrong password." + (f" Wait {math.ceil(wait)} s before the next try."
+                                               if wait else "")
 
 
 def _gate() -> bool:
