@@ -94,9 +94,8 @@ def write_provenance(out: Path, prov: dict, respondents: int, chromium: str) -> 
     hw = prov["hardware"]
     text = "\n".join([
         f"# {out.name}: how it was made", "",
-        "A screenshot of the analyst page (its own server, `python -m study_app analyst`) taken by a real",
-        "browser: Debian's Chromium driven",
-        f"by Playwright (`executable_path={chromium}`, headless).", "",
+        "A screenshot of the analyst page (its own server, `python -m study_app analyst`) taken by a",
+        f"real browser: Debian's Chromium driven by Playwright (`executable_path={chromium}`, headless).", "",
         f"- command: `{prov['command']}`",
         f"- commit: `{prov['commit']}`",
         f"- hardware: {hw['cpu']}, {hw['cpu_cores']} cores, GPU: {hw['gpu']}",
