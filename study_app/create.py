@@ -299,7 +299,15 @@ def create_study(cfg: StudyConfig) -> dict:
     pngs = img.pad_all(pngs)
 
     image_dir = Path(cfg.image_dir).resolve() if cfg.image_dir else _default_image_dir(db_url, cfg.name)
-    image_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        image_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CreateError(f"--image-dir {image_dir}: cannot create it ({e.strerror}); give a writable "
+                          "folder") from e
+    # The database is made only now, after every check passed (an empty image folder is all a
+    # database that cannot be made leaves behind); study and images go in one transaction, so a
+    # failure leaves no half-made study behind.
+    store = Store(db_url, create=True)
     options = StudyOptions(per_class=cfg.per_class, disclose_ratio=cfg.disclose_ratio,
                            practice=cfg.practice, catch=cfg.catch, generator_resolution=gen_res,
                            min_view_ms=cfg.min_view_ms, models=tuple(sorted(fakes)), seed=cfg.seed,
@@ -314,9 +322,6 @@ def create_study(cfg: StudyConfig) -> dict:
                         "model": source.model if kind != "catch" else None, "kind": kind,
                         "path": str(path), "source": source.label,
                         "sha256": sha256_bytes(png), "png": png})
-    # The database is made only now, after every check passed; study and images go in one
-    # transaction, so a failure leaves no half-made study behind.
-    store = Store(db_url, create=True)
     try:
         store.create_study(cfg.name, options, text, consent_version(text), str(image_dir), records)
     finally:

@@ -300,3 +300,19 @@ def test_an_answer_faster_than_the_viewing_floor_is_refused_with_a_reason(viewed
     answer_trial(at, "real", viewed_ms=640)
     trials = Store(sqlite_url).trials_frame(study["name"])
     assert trials["response_ms"].tolist() == [640] and trials["server_ms"].iloc[0] >= 640
+
+
+def test_a_locked_database_on_i_agree_says_busy_not_a_traceback(study, open_app, sqlite_url):
+    import sqlite3
+    at = open_app()
+    other = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")               # another writer holds the lock
+    try:
+        _click(at, "consent_agree")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "The server was too busy to save your last click" in _texts(at)
+    assert "About this study" in _texts(at)        # still the consent page: press again
+    assert Store(sqlite_url).respondents_frame(study["name"]).empty
+    assert "A few questions about you" in _texts(_click(at, "consent_agree"))

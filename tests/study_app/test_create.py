@@ -285,3 +285,15 @@ def test_the_printed_postgresql_command_works_with_the_password_from_the_environ
     monkeypatch.setenv("PGPASSWORD", password)
     assert cli([*argv[3:], "--dry-run"]) == 0
     assert "STUDY_NAME=pg" in capsys.readouterr().out
+
+
+def test_an_unopenable_database_is_one_line_and_writes_no_image(tiny_folders, tmp_path, caplog):
+    args = ["create", "--name", "x", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
+            "--fake", f"a={tiny_folders['fake_a']}", "--fake", f"b={tiny_folders['fake_b']}",
+            "--db", "sqlite:////proc/x.db", "--image-dir", str(tmp_path / "i")]
+    assert cli(args) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == ["python -m study_app create: error: --db sqlite:////proc/x.db: cannot open the "
+                      "database (unable to open database file); check the path, its permissions or the "
+                      "database server"]
+    assert list((tmp_path / "i").iterdir()) == []

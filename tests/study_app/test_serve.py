@@ -63,3 +63,9 @@ def test_serve_refuses_a_bad_port(port, study, sqlite_url, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("python -m study_app: error: argument --port:") and err.count("\n") == 1
+
+
+def test_serve_on_an_unopenable_database_is_one_line(caplog):
+    assert cli(["--db", "sqlite:////proc/x.db", "--dry-run"]) == 2
+    assert "error: --db sqlite:////proc/x.db: no such database file" in caplog.text
+    assert "Traceback" not in caplog.text
