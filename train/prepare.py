@@ -2,7 +2,12 @@
 
 Writes into --out: `images/<class>/<index>_<name>.png` (the normalised set, copies included),
 `data.npz` (images_u8, labels, is_original, source_paths, class_names), `data_report.csv` and
-`data_report.json` (one row per file), `contact_sheet.png` and `prepare.json` (config + counts).
+`data_report.json` (one row per file), `contact_sheet.png`, `prepare.json` (config + counts) and
+`prepare_manifest.json`, the list of every file it wrote.
+
+prepare never deletes or overwrites a file it did not write: a later prepare into the same --out
+removes only the files the manifest lists, and a --out holding other files in those places, a
+--out inside --data or a --data inside --out is refused before any work.
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from train.images import grid, save_png
 log = logging.getLogger(__name__)
 
 SHEET_MAX_IMAGES = 100
+MANIFEST = "prepare_manifest.json"
+IMAGES = "images"
+FIXED_OUTPUTS = ("data.npz", "data_report.csv", "data_report.json", "contact_sheet.png", "prepare.json")
 
 
 @dataclass
@@ -69,7 +77,52 @@ def validate(cfg: PrepareConfig) -> PrepareConfig:
         raise UserError(f"--workers {cfg.workers}: must be at least 1")
     if cfg.data is not None and not cfg.data.is_dir():
         raise UserError(f"--data {cfg.data}: no such folder; pass a folder of images or omit --data for the demo set")
+    if cfg.data is not None:
+        check_apart(cfg.data, cfg.out)
+    previous_outputs(cfg.out)
     return cfg
+
+
+def check_apart(data_dir: Path, out: Path) -> None:
+    """Refuse an output folder that is, or lies inside, the data folder, or one that contains it."""
+    d, o = Path(data_dir).expanduser().resolve(), Path(out).expanduser().resolve()
+    if o == d:
+        raise UserError(f"--out {out}: is the --data folder; write the prepared set to a folder of its own")
+    if o.is_relative_to(d):
+        raise UserError(f"--out {out}: lies inside --data {data_dir} (its images would be read as patterns "
+                        f"next time); choose an --out outside the data folder")
+    if d.is_relative_to(o):
+        raise UserError(f"--data {data_dir}: lies inside --out {out}; choose an --out that does not contain "
+                        f"your patterns")
+
+
+def previous_outputs(out: Path) -> set[str]:
+    """The files (relative posix paths) a previous prepare wrote into `out`, from its manifest.
+
+    Raises UserError when `out` holds a file where prepare writes (images/ or one of its fixed
+    names) that no manifest lists: it is the user's, and prepare never replaces or deletes it.
+    Hidden files (a Finder's .DS_Store) are neither ours nor in the way."""
+    out = Path(out)
+    ours: set[str] = set()
+    manifest = out / MANIFEST
+    if manifest.exists():
+        try:
+            listed = set(json.loads(manifest.read_text())["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UserError(f"--out {out}: {MANIFEST} is not a prepare manifest; choose another --out") from None
+        # Only names prepare itself writes: a hand-edited entry cannot point outside --out.
+        ours = {f for f in listed if isinstance(f, str) and (f in FIXED_OUTPUTS or (
+            f.startswith(IMAGES + "/") and ".." not in f.split("/")))}
+    found = [name for name in FIXED_OUTPUTS if (out / name).exists()]
+    if (out / IMAGES).is_dir():
+        found += [p.relative_to(out).as_posix() for p in sorted((out / IMAGES).rglob("*"))
+                  if not p.is_dir() and not any(part.startswith(".") for part in p.relative_to(out).parts)]
+    foreign = [f for f in found if f not in ours]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise UserError(f"--out {out}: holds {foreign[0]}{more}, which no earlier prepare wrote; prepare never "
+                        f"replaces files it did not write: choose a new or empty --out")
+    return ours
 
 
 def run_args(args: argparse.Namespace) -> int:
@@ -92,14 +145,26 @@ def run(cfg: PrepareConfig) -> data.Dataset:
                           amplify_to=cfg.amplify_to, seed=cfg.seed, workers=cfg.workers,
                           progress=not cfg.quiet, cache=not cfg.no_cache)
     out = Path(cfg.out)
+    check_apart(src, out)
+    old = previous_outputs(out)
+    names = _png_names(ds)
+    new = {*FIXED_OUTPUTS, *names}
     out.mkdir(parents=True, exist_ok=True)
-    _write_pngs(out / "images", ds)
+    _write_manifest(out, old | new)   # a crash from here on leaves every file we may write listed
+    for rel in sorted(old - new):
+        (out / rel).unlink(missing_ok=True)
+        folder = (out / rel).parent
+        if folder != out and not any(folder.iterdir()):  # a class folder the new set no longer has
+            folder.rmdir()
+    for i, rel in enumerate(names):
+        save_png(out / rel, ds.images_u8[i])
     _write_npz(out / "data.npz", ds)
     ds.write_report(out)
     save_png(out / "contact_sheet.png", contact_sheet(ds))
     doc = {"config": _jsonable(asdict(cfg)), "source": str(src), "counts": ds.summary_dict,
            "class_names": ds.class_names, "summary": ds.summary}
     write_text(out / "prepare.json", json.dumps(doc, indent=1))
+    _write_manifest(out, new)
     log.info("wrote %d images, data.npz, data_report.csv/.json and contact_sheet.png to %s", len(ds), out)
     return ds
 
@@ -112,15 +177,18 @@ def contact_sheet(ds: data.Dataset, max_images: int = SHEET_MAX_IMAGES) -> np.nd
     return grid(ds.images_u8[idx], pad=2, fill=255)
 
 
-def _write_pngs(folder: Path, ds: data.Dataset) -> None:
-    for old in folder.rglob("*.png") if folder.is_dir() else []:  # a previous prepare's images
-        old.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
+def _png_names(ds: data.Dataset) -> list[str]:
+    """images/[<class>/]<index>_<name>[_copy].png for every image, relative to --out."""
+    names = []
     for i in range(len(ds)):
-        sub = ds.class_names[int(ds.label_ids[i])] if ds.label_ids is not None else ""
-        stem = Path(ds.source_paths[i]).stem
+        sub = ds.class_names[int(ds.label_ids[i])] + "/" if ds.label_ids is not None else ""
         kind = "" if ds.is_original[i] else "_copy"
-        save_png(folder / sub / f"{i:05d}_{stem}{kind}.png", ds.images_u8[i])
+        names.append(f"{IMAGES}/{sub}{i:05d}_{Path(ds.source_paths[i]).stem}{kind}.png")
+    return names
+
+
+def _write_manifest(out: Path, files: set[str]) -> None:
+    write_text(out / MANIFEST, json.dumps({"written_by": "python -m train prepare", "files": sorted(files)}, indent=1))
 
 
 def _write_npz(path: Path, ds: data.Dataset) -> None:
