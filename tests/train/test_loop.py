@@ -96,6 +96,23 @@ def test_run_folder_holds_config_checkpoints_grids_losses_and_run_json(tmp_path)
     assert meta["ema"] and gen(torch.zeros(2, 100)).shape == (2, 3, 64, 64)
 
 
+def test_every_file_a_run_writes_keeps_the_umask_mode(tmp_path, monkeypatch, synthetic_images, write_images):
+    """Checkpoints, grids, losses.csv/png, run.json and the data cache: 0644 under umask 022 (mkstemp's
+    0600 would hide them from a group or a web server)."""
+    monkeypatch.setenv("INKWASH_CACHE", str(tmp_path / "cache"))
+    write_images(tmp_path / "data", synthetic_images(4, size=64))
+    old = os.umask(0o022)
+    try:
+        run_dir = loop.run(cfg_for(tmp_path, "modes", iters=2, data=tmp_path / "data", conditional=False))
+    finally:
+        os.umask(old)
+    files = [p for p in [*run_dir.rglob("*"), *(tmp_path / "cache").rglob("*")] if p.is_file()]
+    names = {p.name for p in files}
+    assert {"latest.pt", "grid_0000002.png", "losses.csv", "losses.png", "run.json", "config.json"} <= names
+    assert any(n.endswith(".npy") for n in names)  # the decoded-data cache
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o644" for p in files}
+
+
 def test_conditional_grid_has_one_class_per_row(tmp_path):
     run_dir = loop.run(cfg_for(tmp_path, "cond", iters=1, conditional=True), dataset=tiny_dataset(classes=3))
     from PIL import Image
