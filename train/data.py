@@ -23,7 +23,7 @@ from inkwash import atomic, provenance
 from inkwash.cli import UserError
 from inkwash.hashing import sha256_text
 from inkwash.paths import cache_dir as inkwash_cache_dir
-from train.decode import DECODE_VERSION, FITS, MIN_FILES_FOR_POOL, MIN_SIDE, SMALLS, Options, decode_all
+from train.decode import DECODE_VERSION, FITS, MIN_SIDE, SMALLS, Options, decode_all
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
     cached, cached_arr = store.load() if store else ({}, None)
     todo = [rel for rel, size, mtime in files
             if not (rel in cached and cached[rel]["size"] == size and cached[rel]["mtime_ns"] == mtime)]
-    fresh, decode_cpu = decode_all(root, todo, opts, workers, progress)
+    fresh, decode_cpu, used = decode_all(root, todo, opts, workers, progress)
 
     # Gather rows and arrays for every file in sorted order; unchanged files come from the cache.
     rows, arrays = [], []
@@ -234,7 +234,7 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
     ds = _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed)
     ds.timing = {"seconds": round(time.perf_counter() - t0, 4), "files_decoded": len(todo),
                  "files_from_cache": len(files) - len(todo), "decode_cpu_seconds": round(decode_cpu, 4),
-                 "workers": workers if len(todo) >= MIN_FILES_FOR_POOL else 1}
+                 "workers": used}
     return ds
 
 
