@@ -71,6 +71,7 @@ class TrainConfig:
     eval_n: int = 64                # samples and real images for the hsv_swd progress metric
     resume: str | None = None       # "latest" (this run's latest.pt) or a checkpoint path
     quiet: bool = False             # no progress bar
+    record_repo: bool = False       # also record the git state of the repository holding the working folder
     extra: dict = field(default_factory=dict)  # resolved-from info (not a flag)
 
     def to_dict(self) -> dict:
@@ -116,13 +117,15 @@ PRESETS: dict[str, dict] = {
 }
 
 # Flags whose meaning is "true when given"; everything else takes a value.
-_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet")
+_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet", "record_repo")
 _HELP = {
     "iters": "generator steps (iterations count generator steps; critic steps = iters x n_critic)",
     "resume": "continue a run: no value = RUN_DIR/checkpoints/latest.pt, or a checkpoint path. "
               "The architecture comes from the checkpoint, the schedule from this command line",
     "data": "image folder (subfolders = classes); default: the built-in demo set",
     "batch_size": "global batch size (divided over torchrun processes)",
+    "record_repo": "record in run.json the git commit (+'-dirty') of the repository holding the working folder "
+                   "(your own project; the toolkit's own commit and version are always recorded)",
 }
 
 

@@ -167,6 +167,8 @@ def run(cfg: TrainConfig, dataset: Dataset | None = None) -> Path:
 def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset: Dataset | None) -> Path:
     # Provenance: the code that runs, read now, before a long run lets HEAD move.
     prov = provenance.provenance()
+    if cfg.record_repo:  # the user's own project, on request only: never mistaken for the toolkit's commit
+        prov["user_repository"] = {"path": str(Path.cwd()), "state": provenance.repo_state(Path.cwd())}
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
 

@@ -113,6 +113,27 @@ def test_every_file_a_run_writes_keeps_the_umask_mode(tmp_path, monkeypatch, syn
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o644" for p in files}
 
 
+def test_run_json_records_the_users_repository_only_on_request(tmp_path, monkeypatch):
+    """The toolkit's own commit is always there; --record-repo adds the working folder's repository."""
+    project = tmp_path / "project"
+    project.mkdir()
+    git = lambda *a: subprocess.run(["git", *a], cwd=project, capture_output=True, text=True, check=True).stdout  # noqa: E731
+    git("init", "-q")
+    (project / "notes.txt").write_text("my patterns")
+    git("add", "notes.txt")
+    git("-c", "user.name=u", "-c", "user.email=u@example.org", "commit", "-qm", "mine")
+    head = git("rev-parse", "HEAD").strip()
+    monkeypatch.chdir(project)
+    plain = json.loads((loop.run(cfg_for(tmp_path, "plain", iters=1), dataset=tiny_dataset()) / "run.json").read_text())
+    (project / "notes.txt").write_text("edited")
+    asked = json.loads((loop.run(cfg_for(tmp_path, "asked", iters=1, record_repo=True), dataset=tiny_dataset())
+                        / "run.json").read_text())
+    assert "user_repository" not in plain and head not in json.dumps(plain)
+    assert asked["user_repository"] == {"path": str(project.resolve()), "state": head + "-dirty"}
+    assert asked["commit"] == plain["commit"] and not asked["commit"].startswith(head)  # the toolkit's own
+    assert asked["config"]["record_repo"] is True
+
+
 def test_conditional_grid_has_one_class_per_row(tmp_path):
     run_dir = loop.run(cfg_for(tmp_path, "cond", iters=1, conditional=True), dataset=tiny_dataset(classes=3))
     from PIL import Image
