@@ -61,7 +61,7 @@ class TrainConfig:
     deterministic: bool = False     # deterministic kernels (PyTorch warns where it has none); slower
     seed: int = 0                   # seeds every random number generator
     device: str = "auto"            # auto | cpu | cuda
-    dtype: str = "auto"             # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 (CUDA only)
+    dtype: str = "auto"             # auto (bf16 autocast on GPUs with native bf16, else fp32) | fp32 | bf16
     compile: bool = False           # torch.compile the networks (CUDA)
     tick: int = 100                 # generator steps per tick: one losses.csv row and plot per tick
     grid_every: int = 5             # ticks between fixed-noise sample grids
@@ -124,6 +124,9 @@ _HELP = {
               "The architecture comes from the checkpoint, the schedule from this command line",
     "data": "image folder (subfolders = classes); default: the built-in demo set",
     "batch_size": "global batch size (divided over torchrun processes)",
+    "dtype": "precision of the networks' forward passes: auto = bf16 autocast on GPUs with native bf16 "
+             "(compute capability >= 8.0), else fp32; losses, gradient penalty, HSV term and scores are fp32 "
+             "either way (train.precision)",
     "record_repo": "record in run.json the git commit (+'-dirty') of the repository holding the working folder "
                    "(your own project; the toolkit's own commit and version are always recorded)",
 }

@@ -176,7 +176,7 @@ def _array_token(path: Path) -> list[int]:
 def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit: str = "crop",
                 small: str = "tile", amplify_to: int | None = None, seed: int = 0,
                 workers: int | None = None, cache_dir: Path | None = None, progress: bool = True,
-                cache: bool = True) -> Dataset:
+                cache: bool = True, update_cache: bool = True) -> Dataset:
     """Load every image under `path` as uint8 (N, R, R, 3) sRGB, with a report row per file.
 
     Args:
@@ -190,7 +190,8 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
         workers: decode processes (default: all cores available to this process).
         cache_dir: where the normalised arrays are cached (None: `$INKWASH_CACHE/data`, default
             ~/.cache/inkwash-gan/data);
-            cache=False neither reads nor writes it.
+            cache=False neither reads nor writes it; update_cache=False reads it but never writes it
+            (the torchrun ranks that wait for rank 0's cache).
     Raises:
         DataError: the folder holds no usable image; FileNotFoundError: it does not exist.
     """
@@ -229,7 +230,7 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
         row["path"] = rel
         rows.append(row)
         arrays.append(arr)
-    if store is not None and (todo or len(cached) != len(files)):
+    if store is not None and update_cache and (todo or len(cached) != len(files)):
         _save_cache(store, files, rows, arrays, resolution)
     ds = _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed)
     ds.timing = {"seconds": round(time.perf_counter() - t0, 4), "files_decoded": len(todo),
