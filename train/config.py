@@ -57,6 +57,7 @@ class TrainConfig:
     diffaug: bool = False           # DiffAugment on everything the critic sees (real and fake)
     diffaug_policy: str = "color,translation,cutout"  # comma-separated DiffAugment ops
     amplify_to: int | None = None   # self-amplify the data set to this many images (train.data)
+    drop_near_duplicates: bool = False  # skip the data folder's perceptual near-duplicates (train.near_duplicates)
     conditional: bool = False       # class-conditional training, labels from subfolders
     deterministic: bool = False     # deterministic kernels (PyTorch warns where it has none); slower
     seed: int = 0                   # seeds every random number generator
@@ -117,13 +118,16 @@ PRESETS: dict[str, dict] = {
 }
 
 # Flags whose meaning is "true when given"; everything else takes a value.
-_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet", "record_repo")
+_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet", "record_repo",
+                "drop_near_duplicates")
 _HELP = {
     "iters": "generator steps (iterations count generator steps; critic steps = iters x n_critic)",
     "resume": "continue a run: no value = RUN_DIR/checkpoints/latest.pt, or a checkpoint path. "
               "The architecture comes from the checkpoint, the schedule from this command line",
     "data": "image folder (subfolders = classes); default: the built-in demo set",
     "batch_size": "global batch size (divided over torchrun processes)",
+    "drop_near_duplicates": "skip perceptual near-duplicates in --data (the same artwork resized, re-encoded or "
+                            "slightly cropped; see python -m train prepare's data_report)",
     "dtype": "precision of the networks' forward passes: auto = bf16 autocast on GPUs with native bf16 "
              "(compute capability >= 8.0), else fp32; losses, gradient penalty, HSV term and scores are fp32 "
              "either way (train.precision)",

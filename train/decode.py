@@ -27,6 +27,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from inkwash.hashing import sha256_bytes
+from train import near_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ SMALLS = ("tile", "upscale", "skip")
 FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
 MIN_SIDE = 16            # px: smaller files are icons or thumbnails, not patterns
 PAPER_WHITE = (255, 255, 255)
-DECODE_VERSION = 1       # bump when decoding changes, to invalidate caches
+DECODE_VERSION = 2       # bump when decoding changes, to invalidate caches (2: rows carry thumb32)
 MIN_FILES_FOR_POOL = 8   # fewer files to decode: in this process (starting workers costs more)
 
 
@@ -102,6 +103,8 @@ def process_file(path: str, opts: Options) -> tuple[dict, np.ndarray | None]:
     except Exception as e:  # noqa: BLE001 - truncated data, broken chunks, bad profiles
         row["reason"] = f"truncated or corrupt: {type(e).__name__}: {e}"
         return row, None
+    # The whole picture's thumbnail, before fitting: near-duplicates are found whatever the fit or tiling.
+    row["thumb32"] = near_duplicates.thumb_text(near_duplicates.thumbnail(rgb))
     arr, reason = _fit_square(rgb, opts, row["sha256"], actions)
     row["actions"] = "; ".join(text for text, _ in actions)
     if arr is None:

@@ -71,7 +71,8 @@ def load_data(cfg: TrainConfig, info: dist.DistInfo) -> Dataset:
             from train.demo import demo_folder
             folder = demo_folder(workers=workers)
         return load_folder(folder, cfg.resolution, labels=cfg.conditional, amplify_to=cfg.amplify_to, seed=cfg.seed,
-                           workers=workers, progress=not cfg.quiet and info.is_main, update_cache=update_cache)
+                           workers=workers, progress=not cfg.quiet and info.is_main, update_cache=update_cache,
+                           drop_near_duplicates=cfg.drop_near_duplicates)
 
     if not info.enabled:
         return load(None, True)

@@ -28,6 +28,7 @@ from train.images import grid, save_png
 log = logging.getLogger(__name__)
 
 SHEET_MAX_IMAGES = 100
+MARK = (236, 0, 140)  # process magenta, no ink of a pattern: near-duplicate pairs on the contact sheet
 MANIFEST = "prepare_manifest.json"
 IMAGES = "images"
 FIXED_OUTPUTS = ("data.npz", "data_report.csv", "data_report.json", "contact_sheet.png", "prepare.json")
@@ -42,6 +43,7 @@ class PrepareConfig:
     fit: str = "crop"               # crop | pad | random-crop
     small: str = "tile"             # images smaller than the resolution: tile | upscale | skip
     labels: bool = False            # class labels from first-level subfolder names
+    drop_near_duplicates: bool = False  # skip perceptual near-duplicates instead of only reporting them
     seed: int = 0                   # seed of amplification and random crops
     workers: int | None = None      # decode processes; None = all cores
     no_cache: bool = False          # neither read nor write the on-disk cache
@@ -60,6 +62,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit", choices=FITS, default=d.fit, help="how a non-square image becomes square")
     p.add_argument("--small", choices=SMALLS, default=d.small, help="images smaller than --resolution")
     p.add_argument("--labels", action="store_true", help="class labels from first-level subfolder names")
+    p.add_argument("--drop-near-duplicates", action="store_true",
+                   help="skip perceptual near-duplicates (the same artwork resized, re-encoded or slightly cropped); "
+                        "default: keep them, listed in data_report and framed on the contact sheet")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of amplification and random crops")
     p.add_argument("--workers", type=int, default=d.workers, help="decode processes; omitted: all cores")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
@@ -143,7 +148,8 @@ def run(cfg: PrepareConfig) -> data.Dataset:
         src = demo_folder(workers=cfg.workers)
     ds = data.load_folder(src, cfg.resolution, labels=cfg.labels, fit=cfg.fit, small=cfg.small,
                           amplify_to=cfg.amplify_to, seed=cfg.seed, workers=cfg.workers,
-                          progress=not cfg.quiet, cache=not cfg.no_cache)
+                          progress=not cfg.quiet, cache=not cfg.no_cache,
+                          drop_near_duplicates=cfg.drop_near_duplicates)
     out = Path(cfg.out)
     check_apart(src, out)
     old = previous_outputs(out)
@@ -170,11 +176,40 @@ def run(cfg: PrepareConfig) -> data.Dataset:
 
 
 def contact_sheet(ds: data.Dataset, max_images: int = SHEET_MAX_IMAGES) -> np.ndarray:
-    """uint8 HWC grid of up to `max_images` originals, spread evenly over the set."""
-    idx = np.flatnonzero(ds.is_original)
-    if len(idx) > max_images:
-        idx = idx[np.linspace(0, len(idx) - 1, max_images).round().astype(int)]
-    return grid(ds.images_u8[idx], pad=2, fill=255)
+    """uint8 HWC grid of up to `max_images` originals. Near-duplicate pairs come first, each copy
+    right after its original, both framed in magenta, the copy with a filled corner; then the
+    other originals, spread evenly over the set."""
+    pairs = near_duplicate_pairs(ds)
+    first = list(dict.fromkeys(i for pair in pairs for i in pair))[:max_images]
+    shown = set(first)
+    rest = [int(i) for i in np.flatnonzero(ds.is_original) if i not in shown]
+    room = max_images - len(first)
+    if len(rest) > room:
+        rest = [rest[k] for k in np.linspace(0, len(rest) - 1, room).round().astype(int)] if room > 0 else []
+    idx = first + list(rest)
+    tiles = ds.images_u8[idx].copy()
+    copies = {c for _, c in pairs}
+    for k, i in enumerate(idx[:len(first)]):
+        _mark(tiles[k], corner=i in copies)
+    return grid(tiles, pad=2, fill=255)
+
+
+def near_duplicate_pairs(ds: data.Dataset) -> list[tuple[int, int]]:
+    """(original, copy) image indices of the kept near-duplicates in the report."""
+    index = {r["path"]: r["index"] for r in ds.report if r.get("is_original") and r.get("index") is not None}
+    return [(index[r["near_duplicate_of"]], r["index"]) for r in ds.report
+            if r.get("near_duplicate_of") and r.get("is_original") and r.get("index") is not None
+            and r["near_duplicate_of"] in index]
+
+
+def _mark(tile: np.ndarray, corner: bool) -> None:
+    """A magenta frame (and, for the copy, a filled top-left corner) painted into a uint8 HWC tile."""
+    side = tile.shape[0]
+    w = max(2, side // 32)
+    tile[:w], tile[-w:], tile[:, :w], tile[:, -w:] = MARK, MARK, MARK, MARK
+    if corner:
+        for y in range(side // 4):
+            tile[y, :side // 4 - y] = MARK
 
 
 def _png_names(ds: data.Dataset) -> list[str]:

@@ -127,3 +127,21 @@ def test_prepare_refuses_an_out_holding_files_it_did_not_write(tmp_path, capsys,
     (fresh / "contact_sheet.png").parent.mkdir()
     (fresh / "contact_sheet.png").write_bytes(b"the user's own sheet")
     assert _prepare(data, fresh) == 2 and (fresh / "contact_sheet.png").read_bytes() == b"the user's own sheet"
+
+
+def test_contact_sheet_puts_near_duplicate_pairs_first_and_frames_them(tmp_path, monkeypatch, synthetic_images,
+                                                                      write_images):
+    from train.prepare import MARK
+    monkeypatch.setenv("INKWASH_CACHE", str(tmp_path / "cache"))
+    data, out = tmp_path / "patterns", tmp_path / "prepared"
+    paths = write_images(data, synthetic_images(5, size=96, seed=2))
+    Image.open(paths[3]).resize((48, 48), Image.Resampling.LANCZOS).save(data / "0003_small.png")
+    assert _prepare(data, out) == 0
+    rows = {r["path"]: r for r in csv.DictReader(open(out / "data_report.csv"))}
+    assert rows["0003_small.png"]["near_duplicate_of"] == "0003.png" and rows["0003_small.png"]["status"] == "ok"
+    sheet = np.asarray(Image.open(out / "contact_sheet.png"))
+    tile = lambda k: sheet[2 + (k // 3) * 34: 2 + (k // 3) * 34 + 32, 2 + (k % 3) * 34: 2 + (k % 3) * 34 + 32]  # noqa: E731
+    original, copy, other = tile(0), tile(1), tile(2)
+    assert (original[0] == MARK).all() and (copy[:, -1] == MARK).all() and not (other[0] == MARK).all()
+    assert (copy[3, 3] == MARK).all() and not (original[3, 3] == MARK).all()  # the copy's filled corner
+    assert np.array_equal(original[8:24, 8:24], np.load(out / "data.npz")["images_u8"][3][8:24, 8:24])
