@@ -3,13 +3,12 @@
     from benchmarks._provenance import write_bench, provenance
     json_path, md_path = write_bench("data_bench", rows, {"notes": ["..."], "speedup": 1.9})
 
-Every file records the command, git commit, hardware (CPU model, cores, GPU or "none") and date.
+Every file records the command, git commit, hardware (CPU model, cores, GPU or "none"), load average and
+date: inkwash.provenance's record, taken when the results are written.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -20,30 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 
 
-def provenance() -> dict:
-    """Command, commit (+dirty flag), hardware, date (UTC) and library versions of this run."""
-    versions = {"python": platform.python_version()}
-    for mod in ("numpy", "PIL", "torch"):
-        m = sys.modules.get(mod)
-        if m is not None:
-            versions[mod] = getattr(m, "__version__", "?")
-    return {
-        "command": " ".join(["python", *sys.argv]) if sys.argv and sys.argv[0] else "python",
-        "commit": tprov.git_commit(ROOT),
-        "hardware": {"cpu": tprov.cpu_model(), "cores": tprov.cpu_cores(), "gpu": tprov.gpu_names(),
-                     "memory_gb": _memory_gb()},
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "platform": platform.platform(),
-        "versions": versions,
-    }
-
-
-def _memory_gb() -> float | None:
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        return round(kb / 2**20, 1)
-    except (OSError, ValueError, IndexError):
-        return None
+def provenance(**fields) -> dict:
+    """inkwash.provenance's record of this run (command, commit, hardware, load average, date, versions),
+    plus `fields`. The results files and their readers also use `hardware.cores` and `platform`."""
+    prov = tprov.provenance(["python", *sys.argv], **fields)
+    prov["hardware"]["cores"] = prov["hardware"]["cpu_cores"]
+    prov["platform"] = prov["versions"]["platform"]
+    return prov
 
 
 def _fmt(v) -> str:
@@ -80,7 +62,8 @@ def write_bench(name: str, rows: list[dict], extra: dict | None = None,
     md = [f"# {name}", "",
           f"- command: `{prov['command']}`", f"- commit: `{prov['commit']}`",
           f"- hardware: {hw['cpu']}, {hw['cores']} cores, {hw['memory_gb']} GB RAM, GPU: {hw['gpu']}",
-          f"- date: {prov['date']}", f"- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
+          f"- load average (1, 5, 15 min) when written: {prov['load_average']}", f"- date: {prov['date']}",
+          "- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
           "", markdown_table(rows), ""]
     if extra:
         md += [f"- {k}: {_fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v)}" for k, v in extra.items()] + [""]

@@ -10,16 +10,13 @@ weights' values). The numbers they produce are compared too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+import types
 from importlib.machinery import ModuleSpec
 from pathlib import Path
-import types
 
 import numpy as np
 import torch
@@ -28,7 +25,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import _provenance  # noqa: E402
 from evalkit import features, inception, metrics  # noqa: E402
+from inkwash import atomic  # noqa: E402
 from inkwash import provenance as tprov  # noqa: E402
 
 
@@ -127,26 +126,17 @@ def run_torch_fidelity(a: Path, b: Path, weights: Path, kid_subset: int) -> dict
             "kid": out["kernel_inception_distance_mean"]}
 
 
-def provenance(argv: list[str]) -> dict:
-    return {"command": "PYTHONPATH=. python3 benchmarks/metrics_bench.py " + " ".join(argv),
-            "commit": tprov.git_commit(ROOT),
-            "hardware": {"cpu": tprov.cpu_model(), "cores": tprov.cpu_cores(), "gpu": tprov.gpu_names()},
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                         "numpy": np.__version__, "torch_threads": torch.get_num_threads()}}
-
-
 def write(stem: Path, rows: list[dict], prov: dict, notes: list[str]) -> None:
     """results/<stem>.json (rows + provenance) and .md (provenance, notes, table)."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps({"provenance": prov, "rows": rows, "notes": notes}, indent=2))
+    atomic.write_json(stem.with_suffix(".json"), {"provenance": prov, "rows": rows, "notes": notes})
     cols = list(rows[0])
     lines = [f"# {stem.name}", "", f"- command: `{prov['command']}`", f"- commit: {prov['commit']}",
-             f"- hardware: {prov['hardware']}", f"- date: {prov['date']}", f"- versions: {prov['versions']}", ""]
+             f"- hardware: {prov['hardware']}", f"- load average: {prov['load_average']}", f"- date: {prov['date']}",
+             f"- versions: {prov['versions']}", ""]
     lines += [f"- {n}" for n in notes] + ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     fmt = lambda v: f"{v:.6g}" if isinstance(v, float) else str(v)
     lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    atomic.write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines[-len(rows) - 2:]))
 
 
@@ -200,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     row[f"{k}_rel_diff"] = abs(ours[k] - theirs[k]) / max(abs(theirs[k]), 1e-12)
                 print(f"torch-fidelity N={n}: {row['torch_fidelity_img_per_s']:.2f} img/s", file=sys.stderr)
             rows.append(row)
-            write(args.out, rows, provenance(argv), notes)
+            write(args.out, rows, _provenance.provenance(torch_threads=torch.get_num_threads()), notes)
     return 0
 
 

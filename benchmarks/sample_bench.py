@@ -22,42 +22,33 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 import torch
 
-from export.onnx_export import export_run, make_latents, versions
+from export.onnx_export import export_run, make_latents
 from export.sampler import load_sampler
 from export.writer import write_samples
-from train import checkpoint, models
+from inkwash import atomic, provenance
+from train import checkpoint
+from train.models import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `benchmarks` importable
 from benchmarks import _provenance  # noqa: E402
 
 
-def run_provenance() -> dict:
-    """benchmarks/_provenance.py's record (command, commit, hardware, date) plus ours: the load on the
-    shared CPU and the versions of the export stack."""
-    prov = _provenance.provenance()
-    prov["hardware"]["load_average_at_start"] = list(os.getloadavg())
-    prov["versions"] = {**prov["versions"], **versions()}
-    return prov
-
-
 def random_run(root: Path, resolution: int) -> Path:
     """A run folder whose checkpoint holds a randomly initialised paper generator (BN stats randomised)."""
     torch.manual_seed(resolution)
-    gen, critic = models.build("paper", resolution)
+    spec = ModelSpec("paper", resolution)
+    gen, critic = spec.build()
     for m in gen.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.normal_(0, 0.1)
             m.running_var.uniform_(0.5, 1.5)
     run = root / f"paper{resolution}"
     checkpoint.save_checkpoint(run / "checkpoints" / "latest.pt", {
-        "model": {"name": "paper", "resolution": resolution, "latent_dim": 100, "num_classes": 0,
-                  "critic_norm": "batch", "class_names": []},
-        "config": {"note": "random weights for timing"}, "generator": gen.state_dict(),
+        "model": spec.to_dict(), "config": {"note": "random weights for timing"}, "generator": gen.state_dict(),
         "critic": critic.state_dict(), "generator_ema": None, "iteration": 0})
     return run
 
@@ -148,13 +139,15 @@ def paper_measure(run: Path, n_images: int, n_measured: int, threads: int, tmp: 
 
 def write_md(path: Path, prov: dict, rows: list[dict], tune: list[dict], paper: list[dict]) -> None:
     hw = prov["hardware"]
-    load = [*hw["load_average_at_start"], *hw.get("load_average_at_end", [])]
-    busy = max(load) > hw["cores"]
+    # Files written before inkwash.provenance kept the load averages under "hardware".
+    start = prov.get("load_average") or hw.get("load_average_at_start") or []
+    end = prov.get("load_average_at_end") or hw.get("load_average_at_end") or []
+    busy = max([*start, *end, 0]) > hw["cores"]
     lines = ["# Sampling speed: PyTorch eager vs onnxruntime (fp32, fp16)", "",
              f"- command: `{prov['command']}`", f"- commit: {prov['commit']}", f"- date: {prov['date']}",
              f"- hardware: {hw['cpu']}, {hw['cores']} cores, GPU: {hw['gpu']} "
-             f"(load average at start {', '.join(f'{x:.1f}' for x in hw['load_average_at_start'])}; at end "
-             f"{', '.join(f'{x:.1f}' for x in hw.get('load_average_at_end', []))})",
+             f"(load average at start {', '.join(f'{x:.1f}' for x in start)}; at end "
+             f"{', '.join(f'{x:.1f}' for x in end)})",
              f"- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
              "- model: the paper generator (Table 3) with **random weights** (BatchNorm statistics randomised): "
              "speed does not depend on the weight values.",
@@ -187,9 +180,7 @@ def write_md(path: Path, prov: dict, rows: list[dict], tune: list[dict], paper: 
         lines.append(f"| {p['resolution']} | {p['engine']} | {p['n_images']} | {note} | {p['to_memory_seconds']:.1f} | "
                      f"{p['to_png_seconds']:.1f} | {p['png_bytes_per_image']:.0f} |")
     lines.append("")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, path)
+    atomic.write_text(path, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         write_md(args.out.with_suffix(".md"), data["provenance"], data["rows"], data["ort_tuning"],
                  data["paper_measure"])
         return 0
-    prov = run_provenance()
+    prov = _provenance.provenance()  # its load average is the one at the start
     threads = os.cpu_count() or 1
     rows, tune, paper = [], [], []
     with tempfile.TemporaryDirectory() as d:
@@ -235,14 +226,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{res:4d} px  {args.n_images} images: to memory {paper[-1]['to_memory_seconds']:.1f} s, "
                   f"to PNG {paper[-1]['to_png_seconds']:.1f} s" + (" (extrapolated)" if paper[-1]["extrapolated"]
                                                                    else ""), flush=True)
-    prov["hardware"]["load_average_at_end"] = list(os.getloadavg())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    prov["load_average_at_end"] = provenance.load_average()
     data = {"provenance": prov, "note": "random weights; engines interleaved; GPU rows missing"
             if prov["hardware"].get("gpu", "none") == "none" else "random weights; engines interleaved",
             "rows": rows, "ort_tuning": tune, "paper_measure": paper}
-    tmpf = args.out.with_suffix(".json.tmp")
-    tmpf.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmpf, args.out.with_suffix(".json"))
+    atomic.write_json(args.out.with_suffix(".json"), data)
     write_md(args.out.with_suffix(".md"), prov, rows, tune, paper)
     print(args.out.with_suffix(".md").read_text())
     return 0

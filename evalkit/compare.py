@@ -1,10 +1,9 @@
 """`python -m evalkit compare RUN_DIR... --real DIR`: the paper's Table 4 for any set of runs.
 
 For each run: training time (run.json), generation time for N images through the exported ONNX
-sampler (to memory and to PNG files, separately), IS/FID/KID from one Inception feature pass,
-MS-SSIM diversity of the generated and the real set (same pairs and seed), a memorisation check
-and improved precision/recall. Everything lands in one csv/json/md plus plots via
-`evalkit.report.write_result`.
+sampler (to memory and to PNG files, separately), every metric of evalkit.table (IS/FID/KID from
+one Inception feature pass, MS-SSIM diversity of the generated and the real set, ...) and a
+memorisation check. Everything lands in one csv/json/md plus plots via `evalkit.report.write_result`.
 """
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import argparse
 import json
 import logging
 import shlex
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,17 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from evalkit import memorization, prdc, report
+from evalkit import memorization, report, weights
 from evalkit.report import UNAVAILABLE_WEIGHTS, BarPlot, n_label
+from evalkit.table import METRICS
+from inkwash import provenance
+from inkwash.cli import UserError
 from train.images import grid, save_png
 
 log = logging.getLogger(__name__)
 
-IS_SPLITS = 10
-KID_SUBSETS = 100
-METRIC_SEED = 2020  # IS split shuffle and KID subsets (torch-fidelity's default)
 SAMPLE_GRID = 16
-WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
 @dataclass
@@ -46,7 +43,7 @@ class CompareConfig:
     batch_size: int = 64               # sampler and feature batch size
 
 
-class CompareError(ValueError):
+class CompareError(UserError):
     """Bad input for compare: one line naming the file or field and the fix."""
 
 
@@ -113,31 +110,45 @@ def time_generation(sampler, n: int, seed: int, batch_size: int, png_dir: Path) 
 
 def _inception(cfg: CompareConfig) -> tuple[Path | None, str | None, str | None]:
     """(weights path, sha256, None) or (None, None, why unavailable)."""
-    from evalkit.inception import WeightsUnavailable, resolve_weights
     if cfg.inception_weights is not None and not Path(cfg.inception_weights).is_file():
         raise CompareError(f"--inception-weights {cfg.inception_weights}: no such file; "
-                           f"pass the path of {WEIGHTS_FILE}")
+                           f"pass the path of {weights.DOWNLOAD_NAME}")
     try:
-        path, sha = resolve_weights(cfg.inception_weights)
-    except WeightsUnavailable as e:
+        path, sha = weights.resolve_weights(cfg.inception_weights)
+    except weights.WeightsUnavailable as e:
         return None, None, str(e)
-    except ValueError as e:  # a file of the wrong structure
-        raise CompareError(f"--inception-weights: {e}") from e
     return Path(path), sha, None
 
 
-def _features(images_u8: np.ndarray, weights: Path, cfg: CompareConfig) -> dict:
+def _sets(images_u8: np.ndarray, weights_path: Path | None, cfg: CompareConfig) -> dict:
+    """A set as every metric reads it: images, and Inception pool3/logits when the weights are there."""
     from evalkit.features import extract_features
-    return extract_features(images_u8, weights, device=cfg.device, batch_size=cfg.batch_size)
+    out = {"images": images_u8}
+    if weights_path is not None:
+        out.update(extract_features(images_u8, weights_path, device=cfg.device, batch_size=cfg.batch_size))
+    return out
 
 
-def _msssim_columns(prefix: str, d: dict) -> dict:
-    return {prefix: d["mean"], prefix + "_std": d["std"], prefix + "_sem": d["sem"]}
+def _measure(real: dict, gen: dict, cfg: CompareConfig, label: str) -> dict:
+    """Every metric of evalkit.table on one generated set: its columns; results kept in real["results"]."""
+    row: dict = {}
+    values = {"seed": cfg.seed, "pairs": cfg.pairs}
+    for name, m in METRICS.items():
+        if m.needs_inception and real["weights"] is None:
+            row.update(dict.fromkeys(m.column_names(label).values(), UNAVAILABLE_WEIGHTS))
+            continue
+        sets = (real[m.reads], gen[m.reads]) if m.against_real else (gen[m.reads],)
+        r = m(*sets, values=values)
+        real["results"].setdefault(name, r)
+        row.update({col: r[k] for k, col in m.column_names(label, r).items()})
+        if m.real_reference:
+            ref = real["reference"][name]
+            row.update({col: ref[k] for k, col in m.column_names("real", ref).items()})
+    return row
 
 
 def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label: str) -> dict:
     """One row of the table for one run."""
-    from evalkit import metrics
     from export import load_sampler
 
     info = read_run(run_dir)
@@ -152,7 +163,7 @@ def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label:
     # Generation: N images through the exported ONNX sampler, to memory and to PNG.
     onnx, exported = onnx_for(run_dir)
     sampler = load_sampler(onnx, device=cfg.device)
-    if sampler.num_classes:
+    if sampler.spec.conditional:
         raise CompareError(f"{run_dir}: class-conditional generators are not compared yet; "
                            "compare an unconditional run")
     with tempfile.TemporaryDirectory(prefix=".png_timing_", dir=out) as tmp:
@@ -162,32 +173,13 @@ def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label:
                 "onnx_exported_now": exported, "onnx_sha256": sampler.meta.get("model_sha256")})
     log.info("%s: %d images in %.2f s (memory), %.2f s (PNG), %s", name, cfg.n, mem_s, png_s, sampler.provider)
 
-    # Inception metrics from one feature pass.
-    gen_feats = None
-    if real["weights"] is not None:
-        f = _features(gen_u8, real["weights"], cfg)
-        gen_feats = np.asarray(f["pool3"], np.float64)
-        is_ = metrics.inception_score(f["logits"], splits=IS_SPLITS, seed=METRIC_SEED)
-        fid = metrics.fid(gen_feats, real["feats"])
-        kid = metrics.kid(gen_feats, real["feats"], subsets=KID_SUBSETS, subset_size=real["kid_subset"],
-                          seed=METRIC_SEED)
-        pr = prdc.precision_recall(real["feats"], gen_feats, k=3)
-        row.update({f"is_{label}": is_["mean"], f"is_{label}_std": is_["std"], f"fid_{label}": fid["value"],
-                    f"fid_{label}_small_n_warning": bool(fid.get("small_n_warning")),
-                    f"kid_{label}": kid["mean"], f"kid_{label}_std": kid["std"],
-                    prdc.KEY_PRECISION: pr["precision"], prdc.KEY_RECALL: pr["recall"]})
-    else:
-        for c in (f"is_{label}", f"is_{label}_std", f"fid_{label}", f"kid_{label}", f"kid_{label}_std",
-                  prdc.KEY_PRECISION, prdc.KEY_RECALL):
-            row[c] = UNAVAILABLE_WEIGHTS
-
-    # MS-SSIM diversity of the generated set (the real set's value is in every row as the target).
-    ms = metrics.ms_ssim_diversity(gen_u8, pairs=cfg.pairs, seed=cfg.seed)
-    row.update(_msssim_columns(f"{real['ms_prefix']}_{label}", ms))
-    row.update(real["ms_cols"])
+    # The metrics of evalkit.table, from one Inception feature pass.
+    gen = _sets(gen_u8, real["weights"], cfg)
+    row.update(_measure(real, gen, cfg, label))
+    gen_feats = gen.get("pool3")
 
     # Memorisation against the de-duplicated originals.
-    mem = memorization.memorisation(gen_u8, real["images"], gen_feats, real["feats"])
+    mem = memorization.memorisation(gen_u8, real["images"], gen_feats, real.get("pool3"))
     for space in ("hsv64", "incv3"):
         s = mem[space]
         cols = (f"nn_{space}_flagged_share_{label}", f"nn_{space}_median_{label}", f"nn_{space}_threshold_p5")
@@ -204,42 +196,56 @@ def compare_run(run_dir: Path, cfg: CompareConfig, real: dict, out: Path, label:
     return row
 
 
-def fill_command(cfg: CompareConfig, weights_path: str) -> str:
-    """The compare command that fills the Inception columns once the weights file is in place."""
-    args = ["python", "-m", "evalkit", "compare", *map(str, cfg.runs), "--real", str(cfg.real), "--n", str(cfg.n),
+def compare_argv(cfg: CompareConfig, inception_weights: Path | str | None = None) -> list[str]:
+    """The command line of `cfg` (with other Inception weights, to fill the Inception columns later)."""
+    w = inception_weights if inception_weights is not None else cfg.inception_weights
+    return ["python", "-m", "evalkit", "compare", *map(str, cfg.runs), "--real", str(cfg.real), "--n", str(cfg.n),
             "--out", str(cfg.out), "--seed", str(cfg.seed), "--pairs", str(cfg.pairs), "--device", cfg.device,
-            "--batch-size", str(cfg.batch_size),
-            "--inception-weights", weights_path]
-    return shlex.join(args)
+            "--batch-size", str(cfg.batch_size), *(["--inception-weights", str(w)] if w is not None else [])]
 
 
-def _paper_reference(label: str) -> str:
+def _paper_reference() -> str:
     return "\n".join([
         "## Reference: the paper's reported Table 4 (not reproduced here)",
         "",
-        "Numbers as the paper reports them (from our notes, /work/shared/notes/training.md). They were "
-        "measured on the authors' data at 256 px, on 4x RTX 3090, with an unstated N and metric "
-        "implementation: they are a reference point, not comparable with the table above.",
+        "Numbers as the ink-wash apparel-pattern paper reports them in its Table 4. They were measured on "
+        "the authors' data at 256 px, on 4x RTX 3090, with an unstated N and metric implementation: they "
+        "are a reference point, not comparable with the table above.",
         "",
         "| model | IS | FID | MS-SSIM | training | time for 10,000 images |",
         "| --- | --- | --- | --- | --- | --- |",
-        "| paper (WGAN + HSV-cone loss) | 3.13 | 24.7 | 0.23 | 16,000 iterations, about 15 h on 4x RTX 3090 | about 72 s (72.12 s) |",
-        "| DCGAN | 2.49 | 27.1 | 0.27 | not in our notes | not in our notes |",
-        "| MLP GAN (\"primitive\") | 2.34 | 39.6 | 0.39 | not in our notes | not in our notes |",
+        "| paper (WGAN + HSV-cone loss) | 3.13 | 24.7 | 0.23 | 16,000 iterations, about 15 h on 4x RTX 3090 | "
+        "about 72 s (72.12 s) |",
+        "| DCGAN | 2.49 | 27.1 | 0.27 | not reported | not reported |",
+        "| MLP GAN (\"primitive\") | 2.34 | 39.6 | 0.39 | not reported | not reported |",
         "",
-        "The baselines' training and generation times are not in our notes and are not reproduced here.",
+        "The paper reports no training or generation times for its baselines.",
     ])
 
 
-def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
-                extra_provenance: dict | None = None) -> dict[str, Path]:
+def _plots_and_notes(real: dict, cfg: CompareConfig, label: str) -> tuple[list[BarPlot], list[str], dict]:
+    """Each metric's plots, notes and provenance, from its first result (they share N and options)."""
+    plots, notes, prov = [], [], {}
+    values = {"seed": cfg.seed, "pairs": cfg.pairs}
+    for name, m in METRICS.items():
+        r = real["results"].get(name)
+        prov[name] = m.provenance(values, r)
+        if r is None:
+            prov[name]["status"] = UNAVAILABLE_WEIGHTS
+            continue
+        fields = {**r, "n_gen": cfg.n, "n_real": len(real["images"]), "real": real["reference"].get(name, {})}
+        cols = m.column_names(label, r)
+        plots += [BarPlot(cols[p.key], p.title.format(**fields), p.ylabel) for p in m.plots]
+        if m.note:
+            notes.append(m.note.format(**fields))
+    return plots, notes, prov
+
+
+def run_compare(cfg: CompareConfig, extra_provenance: dict | None = None) -> dict[str, Path]:
     """Compare the runs of `cfg` and write `cfg.out/compare.*`; returns the written paths.
 
-    `argv` is the compare command line recorded in the provenance; `extra_provenance` is merged in
-    (table4 records its own command and the training configs there)."""
-    from evalkit import metrics
-
-    started = report.provenance(["python", "-m", "evalkit", "compare", *(argv if argv is not None else [])])
+    `extra_provenance` is merged into the provenance (table4 records its command and training configs)."""
+    started = provenance.provenance(compare_argv(cfg))
     if not cfg.runs:
         raise CompareError("RUN_DIR: give at least one run folder")
     if cfg.n < 2:
@@ -253,121 +259,82 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None,
     resolutions = {int(i["resolution"]) for i in infos}
     if len(resolutions) != 1:
         raise CompareError(f"RUN_DIR: runs have different resolutions {sorted(resolutions)}; compare runs of one size")
-    resolution = resolutions.pop()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     label = n_label(cfg.n)
 
-    # Real set: originals, features once, MS-SSIM diversity once.
-    real_u8, real_info = load_real(cfg.real, resolution)
-    weights, sha, why = _inception(cfg)
-    real = {"images": real_u8, "weights": weights, "feats": None, "kid_subset": min(1000, cfg.n, len(real_u8))}
-    feature_info = {}
-    if weights is not None:
-        f = _features(real_u8, weights, cfg)
-        real["feats"] = np.asarray(f["pool3"], np.float64)
-        feature_info = {k: f[k] for k in ("device", "tf32", "weights_sha256") if k in f}
-    ms_real = metrics.ms_ssim_diversity(real_u8, pairs=cfg.pairs, seed=cfg.seed)
-    real["ms_prefix"] = "ms_ssim_up256" if ms_real.get("upsampled") else "ms_ssim"
-    real["ms_cols"] = _msssim_columns(f"{real['ms_prefix']}_real", ms_real)
+    # Real set: originals, features once, the real-set reference of the metrics that have one.
+    real_u8, real_info = load_real(cfg.real, resolutions.pop())
+    path, sha, why = _inception(cfg)
+    real = {**_sets(real_u8, path, cfg), "weights": path, "results": {}}
+    real["reference"] = {name: m(real[m.reads], values={"seed": cfg.seed, "pairs": cfg.pairs})
+                         for name, m in METRICS.items() if m.real_reference and (path or not m.needs_inception)}
 
     rows = [compare_run(r, cfg, real, out, label) for r in cfg.runs]
     for row in rows:
         row["n_real"] = len(real_u8)
 
-    weights_doc = ({"path": str(weights), "sha256": sha, "official_prefix_match": sha.startswith("6726825d"),
-                    **feature_info}
-                   if weights is not None else {"status": UNAVAILABLE_WEIGHTS, "detail": why})
+    plots, metric_notes, metric_prov = _plots_and_notes(real, cfg, label)
+    weights_doc = ({"path": str(path), "sha256": sha, "official_prefix_match": weights.weights_verified(sha),
+                    **{k: real[k] for k in ("device", "tf32") if k in real}}
+                   if path is not None else {"status": UNAVAILABLE_WEIGHTS, "detail": why})
     prov = dict(
-        started,  # command, commit, hardware, date and versions as of the start of the run
-        finished=report.provenance([])["date"], n_generated=cfg.n, n_real=len(real_u8), real=real_info, device=cfg.device,
-        seeds={"latents": cfg.seed, "ms_ssim_pairs": cfg.seed, "is_split_shuffle": METRIC_SEED,
-               "kid_subsets": METRIC_SEED},
-        protocol={"is_splits": IS_SPLITS, "kid_subset_size": real["kid_subset"], "kid_subsets": KID_SUBSETS,
-                  "ms_ssim_pairs": cfg.pairs, "ms_ssim_upsampled_to_256": bool(ms_real.get("upsampled")),
-                  "memorisation": f"nearest real original; hsv64 = RMS per-pixel cone distance at 64 px "
+        started,  # command, commit, hardware, load, date and versions as of the start of the run
+        finished=provenance.utc_now(), n_generated=cfg.n, n_real=len(real_u8), real=real_info, device=cfg.device,
+        seeds={"latents": cfg.seed}, metrics=metric_prov,
+        protocol={"memorisation": f"nearest real original; hsv64 = RMS per-pixel cone distance at 64 px "
                                   f"({real.get('cone')}), originals + flips; flag < p5 of real leave-one-out NN",
-                  "precision_recall": "Kynkaanniemi et al. 2019, k=3, Inception pool3 features "
-                                      "(not comparable with published VGG-16 values)",
                   "generation": "ONNX sampler, one untimed warm-up batch; PNG = the same latents through "
-                                      "export.writer.write_samples (worker processes, PNG never JPEG)"},
+                                "export.writer.write_samples (worker processes, PNG never JPEG)"},
         inception_weights=weights_doc,
         runs={n: {"path": str(Path(r).resolve()), "train_commit": i.get("commit"), "train_hardware": i.get("hardware"),
                   "train_date": i.get("date")} for n, r, i in zip(names, cfg.runs, infos)},
         **(extra_provenance or {}))
 
     notes = [f"N = {cfg.n} generated images per model (seed {cfg.seed}) against {len(real_u8)} real originals. "
-             "FID is biased in N and needs more than 2048 images on each side to be stable; compare rows "
-             "only within this table. KID is unbiased; its subset size is "
-             f"{real['kid_subset']}.",
-             f"Columns ending in `_std` are standard deviations (IS over {IS_SPLITS} splits, KID over {KID_SUBSETS} subsets, "
-             "MS-SSIM over pairs); `_sem` is the MS-SSIM standard error of the mean. Lower MS-SSIM = more "
-             "diverse; the real set's value (`*_real`) is the target.",
-             "`precision_incv3_k3` / `recall_incv3_k3` use Inception-v3 features, not the VGG-16 features "
-             "of Kynkaanniemi et al. 2019: not comparable with published precision/recall values.",
+             "Columns ending in `_std` are standard deviations, `_sem` standard errors of the mean.",
+             *metric_notes,
              "A memorisation flag means a sample is closer to some real image than 95 % of the real images "
              "are to their nearest other original (HSV cone, 64 px, flips included). Verbatim or flipped copies "
              "are flagged; so can be flat, low-contrast samples that sit near the middle of the real set: "
              "look at the closest-pairs grid before calling a flag a copy.",
              "The machine may be shared and loaded: timings are indicative; ratios within this table were "
              "measured side by side in one run."]
-    if weights is None:
-        import torch
-        where = str(Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE)
+    if path is None:
+        where = weights.hub_checkpoint_dir() / weights.DOWNLOAD_NAME
         notes.insert(0, f"**Inception columns read `{UNAVAILABLE_WEIGHTS}`**: no Inception weights file was "
                         f"found ({why}). No other network was substituted. Put the file in place and run:\n\n"
-                        f"```\n{fill_command(cfg, where)}\n```")
+                        f"```\n{shlex.join(compare_argv(cfg, where))}\n```")
     plots = [BarPlot("train_seconds_per_1k_iters", "training time per 1,000 generator iterations", "seconds"),
              BarPlot(f"gen_{label}_seconds", f"time to generate {cfg.n} images (to memory)", "seconds"),
              BarPlot(f"gen_{label}_png_seconds", f"time to generate {cfg.n} images (PNG on disk)", "seconds"),
-             BarPlot(f"is_{label}", f"Inception Score, N={cfg.n}, {IS_SPLITS} splits", "IS"),
-             BarPlot(f"fid_{label}", f"FID, N={cfg.n} vs {len(real_u8)} real", "FID"),
-             BarPlot(f"kid_{label}", f"KID, subset size {real['kid_subset']}", "KID"),
-             BarPlot(f"{real['ms_prefix']}_{label}", f"MS-SSIM diversity ({cfg.pairs} pairs; real: "
-                     f"{ms_real['mean']:.3f})", "mean MS-SSIM (lower = more diverse)"),
+             *plots,
              BarPlot(f"nn_hsv64_flagged_share_{label}", "share of samples closer to a real image than p5 of "
-                     "real-real NN (HSV cone, 64 px)", "share"),
-             BarPlot(prdc.KEY_PRECISION, "precision (Inception features, k=3)", "precision"),
-             BarPlot(prdc.KEY_RECALL, "recall (Inception features, k=3)", "recall")]
+                     "real-real NN (HSV cone, 64 px)", "share")]
     return report.write_result(out / "compare", rows, prov, plots=plots,
                                image_plots={"samples_png": "generated samples (first 16, same seed)",
                                             "nn_pairs_png": "closest (generated, real) pairs, HSV cone 64 px"},
-                               notes=notes, reference_md=_paper_reference(label),
+                               notes=notes, reference_md=_paper_reference(),
                                title=f"Model comparison (Table 4 protocol), N = {cfg.n}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of `python -m evalkit compare`."""
+    from train.device import DEVICES
     d = CompareConfig()
-    p = argparse.ArgumentParser(
-        prog="python -m evalkit compare", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Compare trained runs as in the paper's Table 4: training time, generation time, IS, FID, "
-                    "KID, MS-SSIM diversity, memorisation and precision/recall, with provenance and plots.",
-        epilog="example: python -m evalkit compare runs/paper runs/dcgan runs/mlp --real data/patterns "
-               "--n 10000 --out results/compare")
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run folders written by python -m train")
     p.add_argument("--real", type=Path, required=True, help="folder of real (training) images")
     p.add_argument("--n", type=int, default=d.n, help="generated images per model")
     p.add_argument("--out", type=Path, default=d.out, help="output folder")
     p.add_argument("--inception-weights", type=Path, default=d.inception_weights,
                    help="FID Inception-v3 weights file; default: EVALKIT_INCEPTION_WEIGHTS, then the torch hub cache")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="sampler and feature device")
+    p.add_argument("--device", choices=DEVICES, default=d.device, help="sampler and feature device")
     p.add_argument("--seed", type=int, default=d.seed, help="latent seed and MS-SSIM pair seed")
     p.add_argument("--pairs", type=int, default=d.pairs, help="MS-SSIM diversity pairs")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="sampler and feature batch size")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit code (2 on bad input)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    cfg = CompareConfig(**vars(args))
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        paths = run_compare(cfg, argv)
-    except (CompareError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(paths["md"])
+def run(args: argparse.Namespace) -> int:
+    """`python -m evalkit compare`: writes the comparison, prints the path of compare.md."""
+    print(run_compare(CompareConfig(**vars(args)))["md"])
     return 0

@@ -14,7 +14,6 @@ import argparse
 import csv
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from PIL import Image
 from scipy import stats
 
 from evalkit import report
+from inkwash import atomic, provenance
+from inkwash.cli import UserError
 from train import checkpoint as ckpt
 from train.images import from_uint8
 
@@ -43,7 +44,7 @@ class CriticHumanConfig:
     checkpoint: Path | None = None     # checkpoint to use; default RUN_DIR/checkpoints/latest.pt
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """Bad input: one line naming the file or field and the fix."""
 
 
@@ -101,13 +102,13 @@ def read_study(study: Path) -> list[dict]:
 
 
 def load_critic(run: Path, checkpoint: Path | None = None) -> tuple[torch.nn.Module, dict]:
-    """The run's critic in eval mode (BatchNorm uses its running statistics) and the model metadata."""
+    """The run's critic in eval mode (BatchNorm uses its running statistics) and train.checkpoint's info
+    ({"spec": ModelSpec, "checkpoint", "checkpoint_sha256", "iteration"})."""
     path = Path(checkpoint) if checkpoint else Path(run) / "checkpoints" / "latest.pt"
     try:
-        critic, info = ckpt.load_critic(path)
-    except ValueError as e:
+        return ckpt.load_critic(path)
+    except ValueError as e:  # not a readable checkpoint, or one without critic weights
         raise StudyError(str(e)) from e
-    return critic, {**info["spec"].to_dict(), "checkpoint": info["checkpoint"], "iteration": info["iteration"]}
 
 
 def score_images(critic: torch.nn.Module, files: list[Path], resolution: int, num_classes: int = 0,
@@ -175,11 +176,21 @@ def _scatter(path: Path, scores: np.ndarray, judged_real: np.ndarray, generated:
     plt.close(fig)
 
 
-def run(cfg: CriticHumanConfig, argv: list[str]) -> dict[str, Path]:
+def critic_argv(cfg: CriticHumanConfig) -> list[str]:
+    """The command line of `cfg` (recorded in the provenance)."""
+    argv = ["python", "-m", "evalkit", "critic-vs-human", str(cfg.run), str(cfg.study)]
+    for flag, value in (("--out", cfg.out), ("--checkpoint", cfg.checkpoint)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv + ["--bootstrap", str(cfg.bootstrap), "--seed", str(cfg.seed)]
+
+
+def critic_vs_human(cfg: CriticHumanConfig) -> dict[str, Path]:
     """Score the study images and write critic_vs_human.{csv,json,md,png}."""
     study = read_study(cfg.study)
-    critic, meta = load_critic(cfg.run, cfg.checkpoint)
-    scores = score_images(critic, [r["file"] for r in study], meta["resolution"], meta.get("num_classes", 0))
+    critic, info = load_critic(cfg.run, cfg.checkpoint)
+    spec = info["spec"]
+    scores = score_images(critic, [r["file"] for r in study], spec.resolution, spec.num_classes)
     gen = np.array([r["is_generated"] for r in study])
     fool = np.array([r["fool_rate"] for r in study])
     judged_real = np.where(gen, fool, 1.0 - fool)
@@ -190,17 +201,16 @@ def run(cfg: CriticHumanConfig, argv: list[str]) -> dict[str, Path]:
              "p_value": v["p_value"], "n_images": v["n"]} for k, v in results.items()]
     out = Path(cfg.out) if cfg.out else Path(cfg.study) / "critic_vs_human"
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "scores.csv", "w", newline="", encoding="utf-8") as f:
+    with atomic.atomic_file(out / "scores.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["image_id", "is_generated", "model", "fool_rate", "critic_score"])
         for r, s in zip(study, scores):
             w.writerow([r["image_id"], r["is_generated"], r.get("model", ""), r["fool_rate"], f"{s:.6g}"])
     _scatter(out / "critic_vs_human_scatter.png", scores, judged_real, gen,
              f"critic vs people; generated: rho = {results['generated: score vs fool rate']['rho']}")
-    prov = report.provenance(["python", "-m", "evalkit", "critic-vs-human", *argv],
-                             critic={k: meta[k] for k in ("name", "resolution", "checkpoint", "iteration")},
-                             study=str(Path(cfg.study).resolve()), seeds={"bootstrap": cfg.seed},
-                             bootstrap=cfg.bootstrap)
+    critic_doc = {**spec.to_dict(), **{k: info[k] for k in ("checkpoint", "checkpoint_sha256", "iteration")}}
+    prov = provenance.provenance(critic_argv(cfg), critic=critic_doc, study=str(Path(cfg.study).resolve()),
+                                 seeds={"bootstrap": cfg.seed}, bootstrap=cfg.bootstrap)
     notes = ["Spearman rank correlation with a 95 % percentile bootstrap interval over images. Fool rate = share "
              "of respondents who were wrong (generated called real; real called generated). Agreement between "
              "critic and people shows as rho > 0 on generated images and rho < 0 on real images.",
@@ -213,31 +223,18 @@ def run(cfg: CriticHumanConfig, argv: list[str]) -> dict[str, Path]:
     return paths
 
 
-def build_parser() -> argparse.ArgumentParser:
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of `python -m evalkit critic-vs-human`."""
     d = CriticHumanConfig()
-    p = argparse.ArgumentParser(
-        prog="python -m evalkit critic-vs-human", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Score every study image with a run's critic; Spearman correlation with the human fool rate.",
-        epilog="example: python -m evalkit critic-vs-human runs/paper exports/study1")
     p.add_argument("run", type=Path, metavar="RUN_DIR", help="run folder with checkpoints/latest.pt")
     p.add_argument("study", type=Path, metavar="STUDY_EXPORT_DIR", help="folder from python -m study_app export")
     p.add_argument("--out", type=Path, default=d.out, help="output folder (default STUDY_EXPORT_DIR/critic_vs_human)")
     p.add_argument("--checkpoint", type=Path, default=d.checkpoint, help="checkpoint instead of latest.pt")
     p.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=d.seed, help="bootstrap seed")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit code (2 on bad input)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    cfg = CriticHumanConfig(**vars(build_parser().parse_args(argv)))
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        paths = run(cfg, argv)
-    except (StudyError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(paths["md"])
+def run(args: argparse.Namespace) -> int:
+    """`python -m evalkit critic-vs-human`: writes the results, prints the path of the Markdown."""
+    print(critic_vs_human(CriticHumanConfig(**vars(args)))["md"])
     return 0

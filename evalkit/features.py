@@ -1,13 +1,10 @@
-"""Inception features of uint8 images: torch-fidelity's preprocessing, batched, cached for real sets.
+"""Metric inputs and their Inception features: folders, .npz files and ONNX generators read as uint8
+images, features extracted in batches (decoding overlaps the network) and cached for real sets.
 
-Preprocessing (torch-fidelity 0.4.0 = the TF FID graph): uint8 RGB -> float32 -> TF1-compatible
-bilinear resize to 299 (no half-pixel offset, edge clamp) -> (x - 128) / 128 -> FIDInception in fp32,
-TF32 off. Outputs per image: pool3 (2048) and logits_unbiased (1008).
+The network and its preprocessing are evalkit.inception's; the weights file is evalkit.weights'.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import os
 import queue
@@ -21,77 +18,22 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from evalkit import inception
+from evalkit import inception, weights
+from evalkit.inception import PREPROCESS_VERSION, preprocess
 from inkwash.atomic import atomic_file
+from inkwash.cli import UserError
+from inkwash.hashing import sha256_bytes, sha256_file, sha256_text
+from inkwash.paths import cache_dir
+from train.device import resolve_device, tf32
 
 log = logging.getLogger(__name__)
 
-INPUT_SIZE = 299
-PREPROCESS_VERSION = "tf1-bilinear-299/(x-128)/128/fp32/v1"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 LOSSY_EXTENSIONS = (".jpg", ".jpeg", ".webp")
 
 
-class InputError(ValueError):
+class InputError(UserError):
     """A bad metric input (missing folder, mixed sizes, unreadable file): one line naming it."""
-
-
-def _tf1_grid(n_in: int, n_out: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    # TF1 legacy sampling (align_corners=False, no half-pixel centres): source = i * in/out in
-    # float32, floor, upper neighbour clamped at the edge.
-    src = torch.arange(n_out, dtype=torch.float32, device=device) * torch.tensor(n_in / n_out, dtype=torch.float32,
-                                                                                 device=device)
-    lo = src.long()
-    hi = (lo + 1).clamp_max(n_in - 1)
-    return lo, hi, src - lo.float()
-
-
-def tf1_resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """TF 1.x `resize_bilinear(align_corners=False)` of float (N, C, H, W) to `size` = (h, w).
-
-    Same arithmetic per output element as torch-fidelity's `interpolate_bilinear_2d_like_tensorflow1x`
-    ("slow", bit-exact on CPU): lerp along x on the two source rows, then along y. Done separably,
-    so the x-lerp runs once per source row instead of twice per output row."""
-    if x.dim() != 4 or not torch.is_floating_point(x):
-        raise ValueError("tf1_resize_bilinear expects a float (N, C, H, W) tensor")
-    h_out, w_out = size
-    ylo, yhi, dy = _tf1_grid(x.shape[2], h_out, x.device)
-    xlo, xhi, dx = _tf1_grid(x.shape[3], w_out, x.device)
-    left = x.index_select(3, xlo)
-    rows = left + (x.index_select(3, xhi) - left) * dx.view(1, 1, 1, w_out)   # (N, C, H_in, w)
-    top = rows.index_select(2, ylo)
-    return top + (rows.index_select(2, yhi) - top) * dy.view(1, 1, h_out, 1)   # (N, C, h, w)
-
-
-def preprocess(batch_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float32 (N, 3, 299, 299) channels-last, scaled as the FID graph."""
-    x = batch_u8.permute(0, 3, 1, 2).float()                  # (N, 3, H, W), NHWC memory
-    x = tf1_resize_bilinear(x, (INPUT_SIZE, INPUT_SIZE))
-    x = (x - 128) / 128
-    return x.contiguous(memory_format=torch.channels_last)
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> cuda when available else cpu; 'cuda' without a GPU is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is visible; use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"--device {device}: use auto, cpu or cuda")
-    return torch.device(device)
-
-
-@contextlib.contextmanager
-def tf32_off():
-    """Disable TF32 for cuDNN convolutions and matmuls inside the block (restored after)."""
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 _NETS: dict[tuple, torch.nn.Module] = {}
@@ -102,7 +44,7 @@ def _network(weights_path: Path, device: torch.device) -> torch.nn.Module:
     key = (str(Path(weights_path).resolve()), st.st_size, st.st_mtime_ns, str(device))
     if key not in _NETS:
         _NETS.clear()
-        _NETS[key] = inception.fuse_for_inference(inception.load_inception(weights_path, device))
+        _NETS[key] = inception.fuse_for_inference(weights.load_inception(weights_path, device))
     return _NETS[key]
 
 
@@ -138,7 +80,7 @@ def extract_features(images_u8, weights_path: Path, device: str = "auto", batch_
     if batch_size < 1:
         raise InputError(f"--batch-size {batch_size}: must be >= 1")
     weights_path = Path(weights_path)
-    sha = inception.sha256_cached(weights_path)
+    sha = weights.sha256_cached(weights_path)
     dev = resolve_device(device)
     if isinstance(images_u8, np.ndarray):
         if images_u8.ndim != 4 or images_u8.shape[-1] != 3 or images_u8.dtype != np.uint8:
@@ -155,7 +97,7 @@ def extract_features(images_u8, weights_path: Path, device: str = "auto", batch_
     logits = np.empty((n, 1008), np.float32)
     t0 = time.perf_counter()
     i = 0
-    with tf32_off(), torch.inference_mode(), tqdm(total=n, desc=desc, unit="img", disable=not progress,
+    with tf32(False), torch.inference_mode(), tqdm(total=n, desc=desc, unit="img", disable=not progress,
                                                   leave=False) as bar:
         for b in _prefetch(batches):
             x = torch.from_numpy(np.ascontiguousarray(b)).to(dev, non_blocking=True)
@@ -246,6 +188,12 @@ def _load_npz(path: Path) -> np.ndarray:
     return a
 
 
+def check_exists(source: Path) -> None:
+    """InputError unless the input is there (checked before anything slow, such as a weights download)."""
+    if not Path(source).exists():
+        raise InputError(f"{source}: no such folder or file (give a folder of images, an .npz or an .onnx)")
+
+
 def open_source(source: Path | str, n: int | None = None, seed: int = 0, device: str = "auto",
                 batch_size: int = 64):
     """Resolve an input to either an ImageFiles (folder) or a uint8 array (.npz, .onnx)."""
@@ -254,8 +202,7 @@ def open_source(source: Path | str, n: int | None = None, seed: int = 0, device:
         paths = list_images(source)
         idx = _subset(len(paths), n, seed, str(source))
         return ImageFiles(paths if idx is None else [paths[i] for i in idx])
-    if not source.exists():
-        raise InputError(f"{source}: no such folder or file (give a folder of images, an .npz or an .onnx)")
+    check_exists(source)
     if source.suffix == ".npz":
         a = _load_npz(source)
         idx = _subset(len(a), n, seed, str(source))
@@ -269,28 +216,26 @@ def open_source(source: Path | str, n: int | None = None, seed: int = 0, device:
     raise InputError(f"{source}: unsupported input {source.suffix!r}; give a folder, an .npz or an .onnx")
 
 
-def load_images(source: Path | str, n: int | None = None, seed: int = 0) -> np.ndarray:
+def load_images(source: Path | str, n: int | None = None, seed: int = 0, device: str = "auto",
+                batch_size: int = 64) -> np.ndarray:
     """uint8 (N, H, W, 3) from a folder (sorted paths; a seeded subset when n is given), an .npz of
-    uint8 images, or an ONNX generator (n samples with `seed`, via export.load_sampler)."""
-    s = open_source(source, n=n, seed=seed)
+    uint8 images, or an ONNX generator (n samples with `seed` on `device`, via export.load_sampler)."""
+    s = open_source(source, n=n, seed=seed, device=device, batch_size=batch_size)
     return s.load() if isinstance(s, ImageFiles) else s
 
 
 def content_digest(source: Path, selected: ImageFiles | None = None) -> str:
-    """SHA-256 over the file contents of an input, in its sorted (load) order."""
-    h = hashlib.sha256()
+    """SHA-256 over the files' SHA-256 digests, in sorted (load) order: the key of an input's contents."""
     files = selected.paths if selected is not None else [Path(source)]
-    for p in files:
-        with open(p, "rb") as f:
-            h.update(hashlib.sha256(f.read()).digest())
-    return h.hexdigest()
+    return sha256_bytes(b"".join(bytes.fromhex(sha256_file(p)) for p in files))
 
 
 def _cache_path(key: str) -> Path:
-    return inception._cache_dir() / "features" / f"{key}.npz"
+    return cache_dir("evalkit", "features", f"{key}.npz")
 
 
-def _save_npz_atomic(path: Path, **arrays) -> None:
+def save_npz(path: Path, **arrays) -> None:
+    """Arrays as one .npz, written atomically."""
     with atomic_file(path, "wb") as f:
         np.savez(f, **arrays)
 
@@ -304,10 +249,10 @@ def features_for(source: Path | str, weights_path: Path, *, n: int | None = None
     n_images = len(data)
     key = None
     if cache and source.suffix != ".onnx":
-        sha = inception.sha256_cached(weights_path)
+        sha = weights.sha256_cached(weights_path)
         digest = content_digest(source, data if isinstance(data, ImageFiles) else None)
         sub = "" if n is None else f"|n={n}|seed={seed}"
-        key = hashlib.sha256(f"{sha}|{PREPROCESS_VERSION}|{digest}{sub}".encode()).hexdigest()[:32]
+        key = sha256_text(f"{sha}|{PREPROCESS_VERSION}|{digest}{sub}")[:32]
         path = _cache_path(key)
         if path.is_file():
             try:
@@ -324,7 +269,7 @@ def features_for(source: Path | str, weights_path: Path, *, n: int | None = None
     out.update(n=n_images, cache_hit=False, cache_path=None)
     if key is not None:
         path = _cache_path(key)
-        _save_npz_atomic(path, pool3=out["pool3"], logits=out["logits"], weights_sha256=out["weights_sha256"],
+        save_npz(path, pool3=out["pool3"], logits=out["logits"], weights_sha256=out["weights_sha256"],
                          device=out["device"], dtype=out["dtype"])
         out["cache_path"] = str(path)
     return out

@@ -1,52 +1,58 @@
-"""The FID Inception-v3 (TensorFlow "inception-2015-12-05" graph) and its weights file.
+"""The FID Inception-v3 (TensorFlow "inception-2015-12-05" graph) and the preprocessing it expects.
 
 The network is our own implementation of the graph as pytorch-fid and torch-fidelity rebuild it
 (BN eps 1e-3, average pooling in the A/C/E blocks without counting padded zeros, max pooling in
-the last block, a 1008-way fc). It loads a state dict in the key layout of
-`weights-inception-2015-12-05-6726825d.pth` (torch-fidelity) and `pt_inception-2015-12-05-6726825d.pth`
-(pytorch-fid): the two files hold the same keys.
+the last block, a 1008-way fc). Its weights file is found, checked and loaded by evalkit.weights.
 
-Weights are found in this order: an explicit path, `$EVALKIT_INCEPTION_WEIGHTS`, the torch hub
-cache (`$TORCH_HOME/hub/checkpoints/` under either official name), then a download from the
-official URL. Every result records the file's SHA-256.
+Preprocessing (torch-fidelity 0.4.0 = the TF FID graph): uint8 RGB -> float32 -> TF1-compatible
+bilinear resize to 299 (no half-pixel offset, edge clamp) -> (x - 128) / 128 -> FIDInception in fp32,
+TF32 off (train.device.tf32). Outputs per image: pool3 (2048) and logits_unbiased (1008).
 """
 from __future__ import annotations
-
-import hashlib
-import json
-import logging
-import os
-import tempfile
-import warnings
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-log = logging.getLogger(__name__)
-
-FILE_NAMES = (
-    "weights-inception-2015-12-05-6726825d.pth",
-    "pt_inception-2015-12-05-6726825d.pth",
-)
-URLS = {
-    FILE_NAMES[0]: "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + FILE_NAMES[0],
-    FILE_NAMES[1]: "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FILE_NAMES[1],
-}
-DOWNLOAD_NAME = FILE_NAMES[0]
-OFFICIAL_HASH_PREFIX = "6726825d"
-ENV_WEIGHTS = "EVALKIT_INCEPTION_WEIGHTS"
+INPUT_SIZE = 299
+PREPROCESS_VERSION = "tf1-bilinear-299/(x-128)/128/fp32/v1"
 N_TENSORS = 566
 N_VALUES = 23_885_486
 
 
-class WeightsUnavailable(FileNotFoundError):
-    """No Inception weights file could be found or downloaded."""
+def _tf1_grid(n_in: int, n_out: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    # TF1 legacy sampling (align_corners=False, no half-pixel centres): source = i * in/out in
+    # float32, floor, upper neighbour clamped at the edge.
+    src = torch.arange(n_out, dtype=torch.float32, device=device) * torch.tensor(n_in / n_out, dtype=torch.float32,
+                                                                                 device=device)
+    lo = src.long()
+    hi = (lo + 1).clamp_max(n_in - 1)
+    return lo, hi, src - lo.float()
 
 
-class WeightsInvalid(ValueError):
-    """A weights file that is not the FID Inception state dict."""
+def tf1_resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """TF 1.x `resize_bilinear(align_corners=False)` of float (N, C, H, W) to `size` = (h, w).
+
+    Same arithmetic per output element as torch-fidelity's `interpolate_bilinear_2d_like_tensorflow1x`
+    ("slow", bit-exact on CPU): lerp along x on the two source rows, then along y. Done separably,
+    so the x-lerp runs once per source row instead of twice per output row."""
+    if x.dim() != 4 or not torch.is_floating_point(x):
+        raise ValueError("tf1_resize_bilinear expects a float (N, C, H, W) tensor")
+    h_out, w_out = size
+    ylo, yhi, dy = _tf1_grid(x.shape[2], h_out, x.device)
+    xlo, xhi, dx = _tf1_grid(x.shape[3], w_out, x.device)
+    left = x.index_select(3, xlo)
+    rows = left + (x.index_select(3, xhi) - left) * dx.view(1, 1, 1, w_out)   # (N, C, H_in, w)
+    top = rows.index_select(2, ylo)
+    return top + (rows.index_select(2, yhi) - top) * dy.view(1, 1, h_out, 1)   # (N, C, h, w)
+
+
+def preprocess(batch_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float32 (N, 3, 299, 299) channels-last, scaled as the FID graph."""
+    x = batch_u8.permute(0, 3, 1, 2).float()                  # (N, 3, H, W), NHWC memory
+    x = tf1_resize_bilinear(x, (INPUT_SIZE, INPUT_SIZE))
+    x = (x - 128) / 128
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 class BasicConv2d(nn.Module):
@@ -219,156 +225,9 @@ class FIDInception(nn.Module):
         logits = pool3.mm(self.fc.weight.T)         # (N, 1008), logits_unbiased
         return pool3, logits
 
-
 def expected_layout() -> dict[str, tuple[int, ...]]:
     """Key -> shape of the official state dict (566 tensors incl. BN num_batches_tracked)."""
     return {k: tuple(v.shape) for k, v in FIDInception().state_dict().items()}
-
-
-def check_state_dict(state: object, path: Path) -> None:
-    """Raise WeightsInvalid (naming the file and the fix) unless `state` has the official layout."""
-    fix = f"delete it and fetch {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}"
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsInvalid(f"{path}: not a state dict of tensors; {fix}")
-    n_values = sum(v.numel() for v in state.values())
-    if len(state) != N_TENSORS or n_values != N_VALUES:
-        raise WeightsInvalid(f"{path}: {len(state)} tensors / {n_values:,} values, expected {N_TENSORS} / "
-                             f"{N_VALUES:,} (the FID Inception-v3); {fix}")
-    layout = expected_layout()
-    missing = sorted(set(layout) - set(state))
-    if missing:
-        raise WeightsInvalid(f"{path}: key layout differs from the FID Inception (missing {missing[0]!r} "
-                             f"and {len(missing) - 1} more); {fix}")
-    for k, shape in layout.items():
-        if tuple(state[k].shape) != shape:
-            raise WeightsInvalid(f"{path}: {k} has shape {tuple(state[k].shape)}, expected {shape}; {fix}")
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("INKWASH_CACHE", Path.home() / ".cache" / "inkwash-gan")) / "evalkit"
-
-
-def sha256_cached(path: Path) -> str:
-    """Full SHA-256 of a file, computed once and remembered by (path, size, mtime)."""
-    path = Path(path).resolve()
-    st = path.stat()
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    index_path = _cache_dir() / "sha256.json"
-    try:
-        index = json.loads(index_path.read_text())
-    except (OSError, ValueError):
-        index = {}
-    if key in index:
-        return index[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    index[key] = h.hexdigest()
-    try:
-        index_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".sha256.", dir=index_path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(index, f, indent=0)
-        os.replace(tmp, index_path)
-    except OSError as e:  # a read-only cache only costs a re-hash next time
-        log.warning("could not cache the SHA-256 of %s (%s)", path, e)
-    return index[key]
-
-
-def hub_checkpoint_dir() -> Path:
-    """`$TORCH_HOME/hub/checkpoints` (torch hub's cache; TORCH_HOME defaults to ~/.cache/torch)."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def _download(url: str, dst: Path) -> None:
-    torch.hub.download_url_to_file(url, str(dst), progress=True)
-
-
-def _unavailable_message(tried: list[str]) -> str:
-    where = hub_checkpoint_dir() / DOWNLOAD_NAME
-    return (f"Inception weights not found and not downloadable ({'; '.join(tried)}). Download "
-            f"{URLS[DOWNLOAD_NAME]} and put {DOWNLOAD_NAME} at {where}, or pass --inception-weights PATH "
-            f"or set {ENV_WEIGHTS}=PATH")
-
-
-def locate_weights(path: Path | str | None = None, download: bool = True) -> Path:
-    """The weights file, in the resolution order of the module docstring."""
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise WeightsUnavailable(f"{p}: no such Inception weights file (--inception-weights); "
-                                     f"get {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}")
-        return p
-    env = os.environ.get(ENV_WEIGHTS)
-    if env:
-        p = Path(env)
-        if not p.is_file():
-            raise WeightsUnavailable(f"{p}: no such file (from ${ENV_WEIGHTS}); "
-                                     f"get {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}")
-        return p
-    for name in FILE_NAMES:
-        p = hub_checkpoint_dir() / name
-        if p.is_file():
-            return p
-    if not download:
-        raise WeightsUnavailable(_unavailable_message(["downloads disabled"]))
-    dst = hub_checkpoint_dir() / DOWNLOAD_NAME
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    log.info("downloading %s -> %s", URLS[DOWNLOAD_NAME], dst)
-    try:
-        _download(URLS[DOWNLOAD_NAME], dst)
-    except Exception as e:  # offline, proxy, HTTP error: all end in the same instruction
-        raise WeightsUnavailable(_unavailable_message([f"download failed: {type(e).__name__}: {e}"])) from e
-    return dst
-
-
-def resolve_weights(path: Path | str | None = None, download: bool = True) -> tuple[Path, str]:
-    """Find, structure-check and hash the weights. Returns (path, sha256 hex).
-
-    Raises WeightsUnavailable (no file, offline) or WeightsInvalid (wrong structure).
-    A hash not starting with 6726825d is used with a warning (unverified)."""
-    p = locate_weights(path, download=download)
-    load_state(p)  # the structure check
-    digest = sha256_cached(p)
-    if not digest.startswith(OFFICIAL_HASH_PREFIX):
-        warnings.warn(f"{p}: SHA-256 {digest[:16]}... does not start with {OFFICIAL_HASH_PREFIX} (the official "
-                      f"file's); results are marked unverified", stacklevel=2)
-    return p, digest
-
-
-def weights_verified(sha256: str) -> bool:
-    """True when the hash starts with the official files' 6726825d."""
-    return sha256.startswith(OFFICIAL_HASH_PREFIX)
-
-
-_STATE_CACHE: dict[tuple, dict] = {}
-
-
-def load_state(path: Path) -> dict:
-    """Load and structure-check a weights file (memoised per path/size/mtime)."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _STATE_CACHE:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise WeightsInvalid(f"{path}: not a readable torch file ({type(e).__name__}: {e}); delete it and "
-                                 f"fetch {DOWNLOAD_NAME} from {URLS[DOWNLOAD_NAME]}") from e
-        check_state_dict(state, path)
-        _STATE_CACHE.clear()
-        _STATE_CACHE[key] = state
-    return _STATE_CACHE[key]
-
-
-def load_inception(path: Path, device: str | torch.device = "cpu") -> FIDInception:
-    """FIDInception with the weights of `path`, fp32, eval mode, no grad, on `device`."""
-    net = FIDInception()
-    net.load_state_dict(load_state(path))
-    net.requires_grad_(False)
-    return net.eval().to(device=device, dtype=torch.float32)
-
 
 def random_state_dict(calibration_u8, seed: int = 0, logit_std: float = 3.0) -> dict[str, torch.Tensor]:
     """A random-weight state dict in the official layout, for tests and speed benchmarks only.
@@ -380,8 +239,6 @@ def random_state_dict(calibration_u8, seed: int = 0, logit_std: float = 3.0) -> 
     shifts a random ReLU net sits near the edge of chaos and amplifies fp32 rounding ~100x (pool3 moves by
     ~3e-5 between two equivalent fp32 evaluation orders), far more than trained weights do (~1e-6).
     The fc weight is scaled so the logits have std `logit_std` on that batch."""
-    from evalkit.features import preprocess  # features imports this module
-
     torch.manual_seed(seed)
     net = FIDInception()
     for m in net.modules():
@@ -399,7 +256,6 @@ def random_state_dict(calibration_u8, seed: int = 0, logit_std: float = 3.0) -> 
         net.fc.weight.mul_(logit_std / logits.std())
     net.eval()
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
-
 
 class _FoldedConv2d(nn.Module):
     """BasicConv2d with its eval-mode BatchNorm folded into the conv (one op instead of three)."""

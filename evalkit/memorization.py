@@ -17,13 +17,15 @@ left out with it); a generated image closer than that to some real image is flag
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import numpy as np
 import torch
 from PIL import Image
 
+from evalkit.metrics import pairwise_distances
+from inkwash.cli import UserError
+from inkwash.hashing import sha256_bytes
 from train.images import grid
 
 log = logging.getLogger(__name__)
@@ -77,23 +79,11 @@ def dedupe(images_u8: np.ndarray) -> np.ndarray:
     seen: set[str] = set()
     keep = []
     for i, im in enumerate(images_u8):
-        key = min(hashlib.sha1(np.ascontiguousarray(_flip(im[None], f)[0]).tobytes()).hexdigest() for f in FLIPS)
+        key = min(sha256_bytes(np.ascontiguousarray(_flip(im[None], f)[0]).tobytes()) for f in FLIPS)
         if key not in seen:
             seen.add(key)
             keep.append(i)
     return np.asarray(keep, np.int64)
-
-
-def _sq_dists(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.ndarray:
-    """Squared Euclidean distances (len(a), len(b)) in float64."""
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    bb = (b * b).sum(1)
-    out = np.empty((len(a), len(b)))
-    for i in range(0, len(a), chunk):
-        x = a[i:i + chunk]
-        out[i:i + chunk] = np.maximum((x * x).sum(1)[:, None] - 2.0 * x @ b.T + bb[None, :], 0.0)
-    return out
 
 
 def nn_search(gen: np.ndarray, real_variants: np.ndarray, owner: np.ndarray, scale: float = 1.0
@@ -109,20 +99,20 @@ def nn_search(gen: np.ndarray, real_variants: np.ndarray, owner: np.ndarray, sca
     Returns:
         gen_dist (N,), gen_variant (N,) index into real_variants, real_loo (M,).
     """
-    d_gen = _sq_dists(gen, real_variants)
+    d_gen = pairwise_distances(gen, real_variants)
     gen_variant = d_gen.argmin(1)
-    gen_dist = np.sqrt(d_gen[np.arange(len(gen)), gen_variant]) / scale
+    gen_dist = d_gen[np.arange(len(gen)), gen_variant] / scale
     m = int(owner.max()) + 1
-    d_real = _sq_dists(real_variants[:m], real_variants)
+    d_real = pairwise_distances(real_variants[:m], real_variants)
     d_real[owner[None, :] == np.arange(m)[:, None]] = np.inf  # leave the original and its flips out
-    real_loo = np.sqrt(d_real.min(1)) / scale
+    real_loo = d_real.min(1) / scale
     return gen_dist, gen_variant, real_loo
 
 
 def _summary(gen_dist: np.ndarray, real_loo: np.ndarray, percentile: float) -> dict:
     finite = real_loo[np.isfinite(real_loo)]
     if len(finite) == 0:
-        raise ValueError("memorisation needs at least 2 distinct real images")
+        raise UserError("memorisation needs at least 2 distinct real images; add images to the real set")
     threshold = float(np.percentile(finite, percentile))
     flagged = gen_dist < threshold
     return {"threshold": threshold, "flagged_share": float(flagged.mean()), "flagged": flagged,

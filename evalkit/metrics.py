@@ -1,8 +1,9 @@
-"""IS, FID, KID and MS-SSIM as pure functions of arrays (no file reading, no sampling).
+"""IS, FID, KID, MS-SSIM and improved precision/recall as pure functions of arrays (no file reading,
+no sampling). `evalkit.table` registers them as metrics (CLI verbs, compare columns).
 
-Definitions follow torch-fidelity 0.4.0 (IS/FID/KID) and pytorch-msssim 1.0.0 (MS-SSIM = TF's
-`ssim_multiscale` at 256 px); see /work/shared/notes/metrics.md and the tests against both libraries.
-All statistics are float64.
+Definitions follow torch-fidelity 0.4.0 (IS/FID/KID), pytorch-msssim 1.0.0 (MS-SSIM = TF's
+`ssim_multiscale` at 256 px) and Kynkaanniemi et al. 2019 (precision/recall); the tests check them
+against both libraries and known answers. All statistics are float64.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from inkwash.cli import UserError
 
 FID_MIN_N = 2048           # below this the 2048x2048 covariance is singular and FID is strongly biased
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -63,7 +66,7 @@ def fid(feats_a: np.ndarray, feats_b: np.ndarray) -> dict:
     `frechet_distance`, with an N x N instead of a 2048 x 2048 problem when N < 2048)."""
     n_a, n_b = len(feats_a), len(feats_b)
     if n_a < 2 or n_b < 2:
-        raise ValueError(f"FID needs at least 2 images per set, got {n_a} and {n_b}")
+        raise UserError(f"FID needs at least 2 images per set, got {n_a} and {n_b}")
     small = min(n_a, n_b) < FID_MIN_N
     if small:
         warnings.warn(f"FID with {min(n_a, n_b)} < {FID_MIN_N} images: the covariance is singular and the "
@@ -83,7 +86,7 @@ def inception_score(logits: np.ndarray, splits: int = 10, seed: int = 2020) -> d
     x = np.asarray(logits, dtype=np.float64)
     n = len(x)
     if splits < 1 or n < splits:
-        raise ValueError(f"IS needs at least as many images as splits, got {n} images and {splits} splits")
+        raise UserError(f"IS needs at least as many images as splits, got {n} images and {splits} splits")
     x = x[np.random.RandomState(seed).permutation(n)]
     log_p = x - x.max(axis=1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
@@ -117,7 +120,7 @@ def kid(feats_a: np.ndarray, feats_b: np.ndarray, subsets: int = 100, subset_siz
     n_a, n_b = len(a), len(b)
     m = min(subset_size, n_a, n_b)
     if m < 2:
-        raise ValueError(f"KID needs at least 2 images per set, got {n_a} and {n_b}")
+        raise UserError(f"KID needs at least 2 images per set, got {n_a} and {n_b}")
     rng = np.random.RandomState(seed)
     draws = [(rng.choice(n_a, m, replace=False), rng.choice(n_b, m, replace=False)) for _ in range(subsets)]
     # Whole kernel matrices once when that is cheaper than per-subset ones and fits in ~1 GB.
@@ -215,7 +218,7 @@ def ms_ssim_diversity(images_u8: np.ndarray, pairs: int = 1000, seed: int = 0, b
     images_u8 = np.asarray(images_u8)
     n = len(images_u8)
     if n < 2 or pairs < 1:
-        raise ValueError(f"MS-SSIM diversity needs >= 2 images and >= 1 pair, got {n} images, {pairs} pairs")
+        raise UserError(f"MS-SSIM diversity needs >= 2 images and >= 1 pair, got {n} images, {pairs} pairs")
     rng = np.random.default_rng(seed)
     i = rng.integers(0, n, pairs)
     j = rng.integers(0, n - 1, pairs)
@@ -229,3 +232,51 @@ def ms_ssim_diversity(images_u8: np.ndarray, pairs: int = 1000, seed: int = 0, b
     std = float(values.std(ddof=1)) if pairs > 1 else 0.0
     return {"mean": float(values.mean()), "std": std, "sem": std / math.sqrt(pairs), "pairs": pairs, "n": n,
             "seed": seed, "upsampled": up, "label": KEY_MS_SSIM_UP if up else KEY_MS_SSIM}
+
+
+# Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN manifolds. Each set's manifold is
+# the union of balls around its points, each ball's radius the distance to that point's k-th nearest
+# neighbour in its own set (self excluded). Precision = share of generated points inside the real
+# manifold; recall = share of real points inside the generated manifold; "inside" means distance <=
+# radius, as in the authors' code. The published metric uses VGG-16 fc2 features; on other features
+# the values compare models within one table only.
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Euclidean distances (len(a), len(b)) in float64, computed in row chunks."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    bb = (b * b).sum(1)
+    out = np.empty((len(a), len(b)), np.float64)
+    for i in range(0, len(a), chunk):
+        x = a[i:i + chunk]
+        d2 = (x * x).sum(1)[:, None] - 2.0 * x @ b.T + bb[None, :]
+        np.sqrt(np.maximum(d2, 0.0), out=out[i:i + chunk])
+    return out
+
+
+def knn_radii(feats: np.ndarray, k: int = 3) -> np.ndarray:
+    """Distance from each point to its k-th nearest neighbour in the same set (self excluded)."""
+    n = len(feats)
+    if n <= k:
+        raise UserError(f"k-NN radii need more than k={k} points, got {n}")
+    d = pairwise_distances(feats, feats)
+    np.fill_diagonal(d, 0.0)  # the self-distance is the 0th neighbour, whatever rounding says
+    return np.partition(d, k, axis=1)[:, k]
+
+
+def coverage_share(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> float:
+    """Share of `points` within distance <= radius of at least one centre."""
+    d = pairwise_distances(points, centres)
+    return float((d <= radii[None, :]).any(axis=1).mean())
+
+
+def precision_recall(real_feats: np.ndarray, gen_feats: np.ndarray, k: int = 3) -> dict:
+    """Improved precision and recall (Kynkaanniemi et al. 2019): the share of generated features inside the
+    real set's k-NN manifold and the share of real features inside the generated one; rows are samples."""
+    real_feats = np.asarray(real_feats, np.float64)
+    gen_feats = np.asarray(gen_feats, np.float64)
+    if real_feats.ndim != 2 or gen_feats.ndim != 2 or real_feats.shape[1] != gen_feats.shape[1]:
+        raise ValueError(f"features must be (N, D) with equal D, got {real_feats.shape} and {gen_feats.shape}")
+    precision = coverage_share(gen_feats, real_feats, knn_radii(real_feats, k))
+    recall = coverage_share(real_feats, gen_feats, knn_radii(gen_feats, k))
+    return {"precision": precision, "recall": recall, "k": k, "n_real": len(real_feats), "n_gen": len(gen_feats)}

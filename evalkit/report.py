@@ -8,28 +8,20 @@ rows only: they never compute a number. Image plots read PNG files named in the 
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import io
 import json
 import logging
 import math
-import platform
-import shlex
-import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from inkwash import atomic
-from inkwash import provenance as tprov
 
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_WEIGHTS = "unavailable: no Inception weights"
-VERSION_PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime-gpu", "onnxruntime", "pytorch-msssim",
-                    "matplotlib", "pillow")
 
 
 @dataclass
@@ -43,33 +35,6 @@ class BarPlot:
 def n_label(n: int) -> str:
     """Column suffix for a sample count: 10000 -> '10k', 1000 -> '1k', 500 -> '500'."""
     return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
-
-
-def hardware() -> dict:
-    """CPU model and cores, GPU name or 'none', OS."""
-    return {"cpu": tprov.cpu_model(), "cpu_cores": tprov.cpu_cores(), "gpu": tprov.gpu_names(),
-            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
-
-
-def versions() -> dict:
-    """Installed versions of the packages that can change a number."""
-    out = {"python": platform.python_version()}
-    for name in VERSION_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def provenance(argv: list[str] | None = None, **fields) -> dict:
-    """Command, commit, hardware, date (UTC) and versions, plus the caller's fields (seeds, N, ...)."""
-    argv = sys.argv if argv is None else argv
-    return {"command": " ".join(shlex.quote(a) for a in argv),
-            "commit": tprov.git_commit(),
-            "hardware": hardware(),
-            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "versions": versions(), **fields}
 
 
 def _jsonable(v):
@@ -108,6 +73,10 @@ def _fmt(v) -> str:
             return f"{v:.4g}"
         return f"{v:.4f}" if a < 10 else f"{v:.2f}"
     return str(v)
+
+
+def _flat(d: dict) -> str:
+    return ", ".join(f"{a}: {b}" for a, b in d.items())
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
@@ -190,7 +159,7 @@ def write_result(out_stem: Path, rows: list[dict], provenance: dict, plots: list
         out_stem: e.g. results/table4_demo/compare.
         rows: one dict per model, its first key naming it; values are numbers, strings
             (e.g. 'unavailable: ...') or None.
-        provenance: command, commit, hardware, date, versions, seeds, N, ... (see `provenance`).
+        provenance: command, commit, hardware, date, versions, seeds, N, ... (`inkwash.provenance.provenance`).
         plots: bar charts, one PNG each (`<stem>_<column>.png`).
         image_plots: {column: title} for columns holding PNG paths, shown side by side.
         notes: Markdown paragraphs printed after the table.
@@ -234,9 +203,13 @@ def write_result(out_stem: Path, rows: list[dict], provenance: dict, plots: list
     # Markdown: provenance, the table, notes, plots, reference block.
     md = [f"# {title or out_stem.name}", "", "## Provenance", ""]
     for k, v in provenance.items():
-        if isinstance(v, dict):
-            v = ", ".join(f"{a}: {b}" for a, b in v.items())
-        md.append(f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}")
+        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):  # e.g. one entry per metric
+            md.append(f"- **{k}**:")
+            md += [f"  - **{a}**: {_flat(b)}" for a, b in v.items()]
+        elif isinstance(v, dict):
+            md.append(f"- **{k}**: {_flat(v)}")
+        else:
+            md.append(f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}")
     md += ["", "## Results (this run)", "", markdown_table(rows, cols), ""]
     if notes:
         md += ["## Notes", ""] + [n + "\n" for n in notes]

@@ -1,8 +1,9 @@
 """`python -m evalkit table4`: the paper's Table 4 experiment in one command.
 
-Trains the paper model, DCGAN and the MLP GAN with their presets on the same data (same
-resolution, same number of generator iterations, same seed, same device), exports each to ONNX and
-runs `evalkit compare` on the three runs against the same real images.
+Trains every model of `train.models.MODELS` with `table4=True` (the paper model, DCGAN and the MLP
+GAN) with its same-named preset on the same data (same resolution, same number of generator
+iterations, same seed, same device), exports each to ONNX and runs `evalkit compare` on the runs
+against the same real images.
 
 The pinned demo configuration (the defaults: 64 px, DEMO_ITERS generator iterations at batch
 DEMO_BATCH, N = DEMO_N, DEMO_PAIRS MS-SSIM pairs) is sized to finish in about 20 minutes on 2 idle
@@ -14,15 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.compare import CompareConfig, CompareError, run_compare
+from evalkit.compare import CompareConfig, CompareError, compare_argv, run_compare
 
 log = logging.getLogger(__name__)
 
-MODELS = ("paper", "dcgan", "mlp")
 DEMO_ITERS = 700    # pinned demo: generator iterations per model (paper ~1 s each on 2 idle cores, dcgan/mlp ~0.2 s)
 DEMO_BATCH = 16     # pinned demo: batch size for every model (the presets' own: --batch-size preset)
 DEMO_N = 1000       # pinned demo: generated images per model
@@ -43,19 +43,24 @@ class Table4Config:
     inception_weights: Path | None = None  # FID Inception-v3 weights (else resolved; else columns unavailable)
     pairs: int = DEMO_PAIRS            # MS-SSIM diversity pairs per set (generated and real)
     reuse: bool = False                # keep a finished run with the same config instead of retraining
-    dry_run: bool = False              # print the three resolved training configs and exit
+    dry_run: bool = False              # print the resolved training configs and exit
 
+
+def table4_models() -> list[str]:
+    """The models of Table 4: the MODELS entries with table4=True, each trained with its same-named preset."""
+    from train.models import MODELS
+    return [name for name, arch in MODELS.items() if arch.table4]
 
 
 def train_configs(cfg: Table4Config) -> list:
-    """The three resolved TrainConfigs: each preset, with the shared resolution, iterations, data and seed."""
+    """The resolved TrainConfigs: each model's preset, with the shared resolution, iterations, data and seed."""
     from train.config import resolve
     data = cfg.data
     if data is None:
         from train.demo import demo_folder
         data = demo_folder()
     out = []
-    for name in MODELS:
+    for name in table4_models():
         args = {"preset": name, "data": Path(data), "resolution": cfg.resolution, "iters": cfg.iters,
                 "seed": cfg.seed, "device": cfg.device, "out": Path(cfg.runs_dir), "name": name, "quiet": True}
         if cfg.batch_size is not None:
@@ -79,7 +84,19 @@ def _finished(tc) -> bool:
     return info.get("iterations") == tc.iters and all(saved.get(k) == want[k] for k in keys)
 
 
-def run_table4(cfg: Table4Config, argv: list[str]) -> dict[str, Path]:
+def table4_argv(cfg: Table4Config) -> list[str]:
+    """The command line of `cfg` (recorded in the provenance)."""
+    argv = ["python", "-m", "evalkit", "table4", "--resolution", str(cfg.resolution), "--iters", str(cfg.iters),
+            "--n", str(cfg.n), "--batch-size", "preset" if cfg.batch_size is None else str(cfg.batch_size),
+            "--device", cfg.device, "--seed", str(cfg.seed), "--runs-dir", str(cfg.runs_dir), "--out", str(cfg.out),
+            "--pairs", str(cfg.pairs)]
+    for flag, value in (("--data", cfg.data), ("--inception-weights", cfg.inception_weights)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv + (["--reuse"] if cfg.reuse else [])
+
+
+def run_table4(cfg: Table4Config) -> dict[str, Path]:
     """Train, export and compare; returns compare's written paths."""
     from export.onnx_export import export_run
     from train import loop
@@ -95,13 +112,9 @@ def run_table4(cfg: Table4Config, argv: list[str]) -> dict[str, Path]:
         export_run(tc.run_dir)
     ccfg = CompareConfig(runs=[tc.run_dir for tc in configs], real=Path(data), n=cfg.n, out=Path(cfg.out),
                          inception_weights=cfg.inception_weights, device=cfg.device, seed=cfg.seed, pairs=cfg.pairs)
-    compare_argv = [*map(str, ccfg.runs), "--real", str(data), "--n", str(cfg.n), "--out", str(cfg.out),
-                    "--device", cfg.device, "--seed", str(cfg.seed), "--pairs", str(cfg.pairs)]
-    if cfg.inception_weights is not None:
-        compare_argv += ["--inception-weights", str(cfg.inception_weights)]
-    table4 = {"command": " ".join(["python", "-m", "evalkit", "table4", *argv]),
+    table4 = {"command": shlex.join(table4_argv(cfg)), "compare_command": shlex.join(compare_argv(ccfg)),
               "train_configs": {tc.name: tc.to_dict() for tc in configs}}
-    return run_compare(ccfg, compare_argv, extra_provenance={"table4": table4})
+    return run_compare(ccfg, extra_provenance={"table4": table4})
 
 
 def _batch(text: str) -> int | None:
@@ -116,50 +129,35 @@ def _batch(text: str) -> int | None:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of `python -m evalkit table4`."""
+    from train.device import DEVICES
     d = Table4Config()
-    p = argparse.ArgumentParser(
-        prog="python -m evalkit table4", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Train paper, dcgan and mlp with their presets on the same data, export each to ONNX and "
-                    "compare them (the paper's Table 4). The defaults are the pinned demo configuration "
-                    f"(64 px, {DEMO_ITERS} iterations at batch {DEMO_BATCH}, N = {DEMO_N}, {DEMO_PAIRS} MS-SSIM "
-                    "pairs), about 20 minutes on 2 idle CPU cores.",
-        epilog="example: python -m evalkit table4 --data patterns/ --resolution 256 --iters 16000 --n 10000 "
-               "--pairs 1000 --batch-size preset --device cuda --out results/table4_gpu")
     p.add_argument("--data", type=Path, default=d.data, help="folder of real images (default: built-in demo set)")
     p.add_argument("--resolution", type=int, choices=(64, 128, 256), default=d.resolution, help="image size, px")
     p.add_argument("--iters", type=int, default=d.iters, help="generator iterations per model")
     p.add_argument("--n", type=int, default=d.n, help="generated images per model")
     p.add_argument("--batch-size", type=_batch, default=d.batch_size,
                    help="batch size for every model, or 'preset' for each preset's own")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="device")
+    p.add_argument("--device", choices=DEVICES, default=d.device, help="device")
     p.add_argument("--seed", type=int, default=d.seed, help="training and comparison seed")
-    p.add_argument("--runs-dir", type=Path, default=d.runs_dir, help="folder for the three run folders")
+    p.add_argument("--runs-dir", type=Path, default=d.runs_dir, help="folder for the run folders")
     p.add_argument("--out", type=Path, default=d.out, help="comparison output folder")
     p.add_argument("--inception-weights", type=Path, default=d.inception_weights, help="FID Inception-v3 weights")
     p.add_argument("--pairs", type=int, default=d.pairs, help="MS-SSIM diversity pairs")
     p.add_argument("--reuse", action="store_true", help="reuse finished runs of the same config instead of retraining")
     p.add_argument("--dry-run", action="store_true", help="print the resolved training configs and exit")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit code (2 on bad input)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    cfg = Table4Config(**vars(build_parser().parse_args(argv)))
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        if cfg.iters < 1 or cfg.n < 2:
-            raise CompareError(f"--iters {cfg.iters} / --n {cfg.n}: need at least 1 iteration and 2 images")
-        if cfg.data is not None and not Path(cfg.data).is_dir():
-            raise CompareError(f"--data {cfg.data}: not a folder; pass a folder of images")
-        if cfg.dry_run:
-            print(json.dumps({tc.name: tc.to_dict() for tc in train_configs(cfg)}, indent=2))
-            return 0
-        paths = run_table4(cfg, argv)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(paths["md"])
+def run(args: argparse.Namespace) -> int:
+    """`python -m evalkit table4`: prints the path of compare.md (or, with --dry-run, the training configs)."""
+    cfg = Table4Config(**vars(args))
+    if cfg.iters < 1 or cfg.n < 2:
+        raise CompareError(f"--iters {cfg.iters} / --n {cfg.n}: need at least 1 iteration and 2 images")
+    if cfg.data is not None and not Path(cfg.data).is_dir():
+        raise CompareError(f"--data {cfg.data}: not a folder; pass a folder of images")
+    if cfg.dry_run:
+        print(json.dumps({tc.name: tc.to_dict() for tc in train_configs(cfg)}, indent=2))
+        return 0
+    print(run_table4(cfg)["md"])
     return 0

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FORMATS = ("png", "npz")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass

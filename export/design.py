@@ -19,7 +19,6 @@ import io
 import logging
 import sys
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +26,13 @@ from tqdm import tqdm
 
 from export import garments as garments_mod
 from export import sheets, tiling
-from export.sampler import DeviceError
+from inkwash import provenance
+from inkwash.atomic import write_bytes, write_text
+from inkwash.cli import UserError
 from inkwash.hashing import sha256_file
+from train.device import DEVICES
 
 log = logging.getLogger(__name__)
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -54,20 +55,9 @@ class DesignConfig:
     quiet: bool = False                        # no progress bar
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of `python -m export design`."""
     d = DesignConfig
-    p = _Parser(prog="python -m export design", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                description="Design sheets from an exported generator: for each seed a seamless tile (seam score "
-                            "before/after), its 3x3 repeat, latent variations, a spherical interpolation to the "
-                            "next seed, class sweeps for conditional models, and the print on garment mock-ups. "
-                            "Writes DIR/<id>.png/.pdf/.json, DIR/tiles/<id>_tile.png and DIR/designs.csv.",
-                epilog="example: python -m export design runs/demo/export/generator.onnx --out designs "
-                       "--n 12 --seed 0 --repeat-scale 0.3 --rotation 15")
     p.add_argument("model", type=Path, help="generator.onnx (with its generator.json sidecar)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--n", type=int, default=d.n, help="number of designs (seeds SEED .. SEED+N-1)")
@@ -87,30 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the PDF sheet (--no-pdf: PNG and JSON only)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 def check_config(cfg: DesignConfig) -> list[str]:
-    """Validate the options (not the model); returns the garment names. Raises ValueError naming the flag."""
+    """Validate the options (not the model); returns the garment names. Raises UserError naming the flag."""
     names = [g.strip() for g in cfg.garments.split(",") if g.strip()]
     bad = [g for g in names if g not in garments_mod.GARMENTS]
     if not names or bad:
-        raise ValueError(f"--garments: unknown {', '.join(bad) or '(empty)'}; "
+        raise UserError(f"--garments: unknown {', '.join(bad) or '(empty)'}; "
                          f"choose from {', '.join(garments_mod.GARMENTS)}")
     if len(set(names)) != len(names):
-        raise ValueError(f"--garments: {cfg.garments!r} names a garment twice; list each once")
+        raise UserError(f"--garments: {cfg.garments!r} names a garment twice; list each once")
     if cfg.n < 1:
-        raise ValueError(f"--n: must be >= 1, got {cfg.n}")
+        raise UserError(f"--n: must be >= 1, got {cfg.n}")
     if cfg.seed < 0:
-        raise ValueError(f"--seed: must be >= 0, got {cfg.seed}")
+        raise UserError(f"--seed: must be >= 0, got {cfg.seed}")
     if not 0.0 < cfg.repeat_scale <= 4.0:
-        raise ValueError(f"--repeat-scale: must be in (0, 4], got {cfg.repeat_scale}")
+        raise UserError(f"--repeat-scale: must be in (0, 4], got {cfg.repeat_scale}")
     if not 0.0 < cfg.band <= 0.5:
-        raise ValueError(f"--band: must be in (0, 0.5], got {cfg.band}")
+        raise UserError(f"--band: must be in (0, 0.5], got {cfg.band}")
     if not 2 <= cfg.steps <= 12:
-        raise ValueError(f"--steps: must be in 2..12 (they share one row of the sheet), got {cfg.steps}")
+        raise UserError(f"--steps: must be in 2..12 (they share one row of the sheet), got {cfg.steps}")
     if not 0.0 < cfg.sigma <= 2.0:
-        raise ValueError(f"--sigma: must be in (0, 2], got {cfg.sigma}")
+        raise UserError(f"--sigma: must be in (0, 2], got {cfg.sigma}")
     return names
 
 
@@ -144,13 +133,13 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
     if conditional:
         c = cfg.label if cfg.label is not None else seed % sampler.num_classes
         if not 0 <= c < sampler.num_classes:
-            raise ValueError(f"--label: must be in 0..{sampler.num_classes - 1} for {cfg.model}, got {c}")
+            raise UserError(f"--label: must be in 0..{sampler.num_classes - 1} for {cfg.model}, got {c}")
         sweep = _sweep_classes(sampler.num_classes, k)
         batch.append(np.repeat(z[None], len(sweep), axis=0))
         labels = np.concatenate([np.full(1 + 2 * k, c, np.int64), sweep])
     else:
         if cfg.label is not None:
-            raise ValueError(f"--label: {cfg.model} is an unconditional model; drop --label")
+            raise UserError(f"--label: {cfg.model} is an unconditional model; drop --label")
         c, sweep, labels = None, np.zeros(0, np.int64), None
     latents = np.concatenate(batch).astype(np.float32)
     images = sampler.generate(latents, labels, batch_size=len(latents))  # one fixed batch per design
@@ -166,9 +155,9 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
               (walk_title, walk_u8, [f"t {v:.2f}" for v in t])]
     if conditional:
         strips.append(("same latent across classes", sweep_u8, [class_names[i][:14] for i in sweep]))
-    meta = sampler.meta
+    meta, spec = sampler.meta, sampler.spec
     header = [
-        f"model {meta.get('model', '?')} · {cfg.model.name} · sha256 {model_sha256[:12]}"
+        f"model {spec.name} · {cfg.model.name} · sha256 {model_sha256[:12]}"
         + (f" · iteration {meta['iteration']}" if meta.get("iteration") is not None else ""),
         f"{sampler.resolution} px · latent {sampler.latent_dim} · "
         + (f"class {cname} ({c} of {sampler.num_classes})" if conditional else "unconditional"),
@@ -183,10 +172,8 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
     sidecar = {
         "design_id": design_id, "seed": seed, "latents": "sampler.latents(1, seed)[0]",
         "class": c, "class_name": cname,
-        "model": {"path": str(cfg.model), "sha256": model_sha256, "name": meta.get("model"),
-                  "iteration": meta.get("iteration"), "resolution": sampler.resolution,
-                  "latent_dim": sampler.latent_dim, "num_classes": sampler.num_classes,
-                  "class_names": list(sampler.class_names)},
+        "model": {"path": str(cfg.model), "sha256": model_sha256, "iteration": meta.get("iteration"),
+                  **spec.to_dict()},
         "provider": sampler.provider,
         "tiling": {"method": cfg.method, "band": cfg.band, "band_px": tile.band_px,
                    "seam_score_before": tile.seam_before, "seam_score_after": tile.seam_after,
@@ -201,7 +188,7 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
     return content, sidecar, tile
 
 
-def run(cfg: DesignConfig) -> list[dict]:
+def make_sheets(cfg: DesignConfig) -> list[dict]:
     """Make every design of `cfg`; returns one row per design (also written to DIR/designs.csv)."""
     from export import load_sampler
     from export.onnx_export import versions
@@ -210,13 +197,13 @@ def run(cfg: DesignConfig) -> list[dict]:
     sampler = load_sampler(cfg.model, cfg.device)
     model_sha256 = sampler.meta.get("model_sha256") or sha256_file(cfg.model)
     log.info("design: %d sheets from %s on %s -> %s", cfg.n, cfg.model, sampler.provider, cfg.out)
-    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    date = provenance.utc_now()
     rows = []
     for seed in tqdm(range(cfg.seed, cfg.seed + cfg.n), desc="design", unit="sheet", disable=cfg.quiet):
         content, sidecar, tile = make_design(sampler, cfg, seed, names, model_sha256)
         sheet = sheets.compose_sheet(content)
         tile_path = cfg.out / "tiles" / f"{content.design_id}_tile.png"
-        sheets.atomic_write(tile_path, sheets.png_bytes(tile.tile_u8))
+        write_bytes(tile_path, sheets.png_bytes(tile.tile_u8))
         sidecar.update(date=date, tile=str(tile_path.relative_to(cfg.out)), versions=versions(),
                        full_command=" ".join(["python -m export design", *map(str, _argv_of(cfg))]))
         files = sheets.write_sheet(cfg.out / content.design_id, sheet, content.design_id, sidecar, cfg.pdf)
@@ -240,7 +227,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    sheets.atomic_write(path, buf.getvalue().encode())
+    write_text(path, buf.getvalue())
 
 
 def format_table(rows: list[dict]) -> str:
@@ -251,24 +238,17 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m export design`: returns the exit code (2 with one line on bad input)."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+def run(args: argparse.Namespace) -> int:
+    """`python -m export design`: the sheets, their seam table on stderr, the output folder on stdout."""
     cfg = DesignConfig(**vars(args))
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        check_config(cfg)
-        if cfg.dry_run:
-            for k, v in asdict(cfg).items():
-                print(f"{k}: {v}")
-            return 0
-        if not cfg.model.is_file():
-            raise ValueError(f"{cfg.model}: no such model file; export one with python -m export onnx RUN_DIR")
-        rows = run(cfg)
-    except (ValueError, DeviceError) as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+    check_config(cfg)
+    if cfg.dry_run:
+        for k, v in asdict(cfg).items():
+            print(f"{k}: {v}")
+        return 0
+    if not cfg.model.is_file():
+        raise UserError(f"{cfg.model}: no such model file; export one with python -m export onnx RUN_DIR")
+    rows = make_sheets(cfg)
     print(format_table(rows), file=sys.stderr)
     print(cfg.out)
     return 0

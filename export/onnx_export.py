@@ -11,37 +11,35 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import platform
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
-from inkwash.hashing import sha256_file
+from inkwash import atomic, provenance
+from inkwash.cli import UserError
+from inkwash.hashing import sha256_bytes
 from train import checkpoint as ckpt
-from inkwash.atomic import write_text
 
 log = logging.getLogger(__name__)
 
 INPUT_Z = "z"                  # float32 (batch, latent_dim)
 INPUT_LABELS = "labels"        # int64 (batch,), conditional generators only
 OUTPUT = "images"              # float32 (batch, 3, R, R) in [-1, 1], NCHW
-OUTPUT_RANGE = (-1.0, 1.0)
 EXPORT_BATCH = 2               # batch size of the example the graph is traced with
 PARITY_BATCHES = (1, 5)        # both differ from EXPORT_BATCH, so the dynamic batch dimension is exercised
 PARITY_SEED = 0
 PARITY_BOUND_FP32 = 1e-4       # max |ORT - torch| allowed for the fp32 file (measured ~1e-7)
 PARITY_BOUND_FP16 = 2e-2       # fp16 weights and activations: ~2.5 grey levels at 8 bits
 META_PREFIX = "inkwash."       # metadata_props keys in the graph, read when a sidecar is missing
-SIDECAR_FORMAT = 1
+SIDECAR_FORMAT = 2             # 2: the ModelSpec's fields at the top level (1: under "model_config")
+VERSION_PACKAGES = ("torch", "numpy", "onnx", "onnxruntime", "onnxruntime-gpu", "onnxscript")
 LATENTS_DOC = "numpy.random.default_rng(seed).standard_normal((n, latent_dim), dtype=numpy.float32)"
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """An export that cannot be written or fails its checks; the message names the file."""
 
 
@@ -59,11 +57,8 @@ def default_labels(n: int, num_classes: int) -> np.ndarray | None:
 
 
 def versions() -> dict:
-    """Versions of the libraries that produce and run the files."""
-    import onnxruntime
-    import onnxscript
-    return {"python": platform.python_version(), "torch": torch.__version__, "onnx": onnx.__version__,
-            "onnxruntime": onnxruntime.__version__, "onnxscript": onnxscript.__version__, "numpy": np.__version__}
+    """Versions of the libraries that produce and run the files (installed distributions only)."""
+    return provenance.versions(VERSION_PACKAGES)
 
 
 @contextlib.contextmanager
@@ -131,17 +126,19 @@ def _set_metadata(model: onnx.ModelProto, meta: dict) -> None:
         model.metadata_props.add(key=META_PREFIX + k, value=json.dumps(v))
 
 
-def ort_session(path: Path):
-    """A quiet CPU onnxruntime session, as used for parity checks."""
+def ort_session(model: Path | bytes):
+    """A quiet CPU onnxruntime session on a file or on serialised model bytes, as used for parity checks."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), so,
+                                providers=["CPUExecutionProvider"])
 
 
-def measure_parity(path: Path, gen: torch.nn.Module, batch_sizes=PARITY_BATCHES, seed: int = PARITY_SEED) -> dict:
+def measure_parity(model: Path | bytes, gen: torch.nn.Module, batch_sizes=PARITY_BATCHES,
+                   seed: int = PARITY_SEED) -> dict:
     """Run onnxruntime (CPU) and PyTorch on the same seeded latents; max |difference| per batch size."""
-    sess = ort_session(path)
+    sess = ort_session(model)
     per_batch = {}
     for b in batch_sizes:
         z = make_latents(b, gen.latent_dim, seed)
@@ -151,35 +148,25 @@ def measure_parity(path: Path, gen: torch.nn.Module, batch_sizes=PARITY_BATCHES,
         with torch.inference_mode():
             ref = gen(torch.from_numpy(z), None if labels is None else torch.from_numpy(labels)).numpy()
         if got.shape != ref.shape or got.dtype != np.float32:
-            raise ExportError(f"{path}: onnxruntime returned {got.dtype} {got.shape}, expected float32 {ref.shape}")
+            raise ExportError(f"onnxruntime returned {got.dtype} {got.shape}, expected float32 {ref.shape}")
         per_batch[str(b)] = float(np.abs(got.astype(np.float64) - ref).max())
     return {"max_abs_diff": max(per_batch.values()), "max_abs_diff_per_batch": per_batch,
             "batch_sizes": list(batch_sizes), "export_batch": EXPORT_BATCH, "seed": seed,
             "reference": "PyTorch eager fp32, eval mode, CPU", "provider": sess.get_providers()[0]}
 
 
-def _write_json(path: Path, data: dict) -> None:
-    write_text(path, json.dumps(data, indent=2) + "\n")
-
-
 def _finish(model: onnx.ModelProto, path: Path, gen, bound: float, sidecar: dict) -> dict:
-    """Save to a temp file, check, measure parity, then move the file and its sidecar into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        onnx.save(model, str(tmp))
-        onnx.checker.check_model(str(tmp), full_check=True)
-        parity = measure_parity(tmp, gen)
-        if not parity["max_abs_diff"] <= bound:
-            raise ExportError(f"{path}: onnxruntime differs from PyTorch by {parity['max_abs_diff']:.3g} "
-                              f"(bound {bound:g}); the export is not written")
-        sha = sha256_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    meta = {**sidecar, "file": path.name, "model_sha256": sha, "model_bytes": path.stat().st_size,
+    """Check the serialised model and measure its parity in memory; only then write it and its sidecar."""
+    data = model.SerializeToString()  # the file's bytes (no external data)
+    onnx.checker.check_model(model, full_check=True)
+    parity = measure_parity(data, gen)
+    if not parity["max_abs_diff"] <= bound:
+        raise ExportError(f"{path}: onnxruntime differs from PyTorch by {parity['max_abs_diff']:.3g} "
+                          f"(bound {bound:g}); the export is not written")
+    atomic.write_bytes(path, data)
+    meta = {**sidecar, "file": path.name, "model_sha256": sha256_bytes(data), "model_bytes": len(data),
             "parity": {**parity, "bound": bound}}
-    _write_json(path.with_suffix(".json"), meta)
+    atomic.write_json(path.with_suffix(".json"), meta)
     log.info("wrote %s (%.1f MB), max |ORT - torch| = %.2g at batches %s", path, meta["model_bytes"] / 1e6,
              parity["max_abs_diff"], ", ".join(map(str, parity["batch_sizes"])))
     return meta
@@ -199,29 +186,28 @@ def export_run(run_dir: Path, checkpoint: Path | None = None, ema: bool = True, 
     out = Path(out) if out is not None else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     gen, info = ckpt.load_generator(checkpoint, ema=ema)
-    log.info("exporting %s generator (%d px, %s weights, iteration %d) from %s", info["spec"].name,
-             gen.resolution, "EMA" if info["ema"] else "raw", info["iteration"], checkpoint)
-    class_names = list(info["spec"].class_names)
-    graph_meta = {"latent_dim": gen.latent_dim, "resolution": gen.resolution, "num_classes": gen.num_classes,
-                  "class_names": class_names, "output_range": list(OUTPUT_RANGE), "model": info["spec"].name}
+    spec = info["spec"]
+    log.info("exporting %s generator (%d px, %s weights, iteration %d) from %s", spec.name,
+             spec.resolution, "EMA" if info["ema"] else "raw", info["iteration"], checkpoint)
+    graph_meta = spec.to_dict()  # the ModelSpec, in the sidecar and in the graph's metadata_props
     model = to_onnx(gen, opset)
     opset_used = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    inputs = [{"name": INPUT_Z, "dtype": "float32", "shape": ["batch", gen.latent_dim]}]
-    if gen.num_classes > 0:
+    inputs = [{"name": INPUT_Z, "dtype": "float32", "shape": ["batch", spec.latent_dim]}]
+    if spec.conditional:
         inputs.append({"name": INPUT_LABELS, "dtype": "int64", "shape": ["batch"]})
     sidecar = {
         "format": SIDECAR_FORMAT, **graph_meta,
         "inputs": inputs,
-        "output": {"name": OUTPUT, "dtype": "float32", "shape": ["batch", 3, gen.resolution, gen.resolution],
-                   "layout": "NCHW", "range": list(OUTPUT_RANGE)},
+        "output": {"name": OUTPUT, "dtype": "float32", "shape": ["batch", 3, spec.resolution, spec.resolution],
+                   "layout": "NCHW", "range": list(spec.output_range)},
         "quantisation": "uint8 = round(clip((x + 1) / 2 * 255)) (train.images.to_uint8)",
         "latents": LATENTS_DOC,
-        "conditional_default_labels": "numpy.arange(n) % num_classes" if gen.num_classes else None,
+        "conditional_default_labels": "numpy.arange(n) % num_classes" if spec.conditional else None,
         "opset": opset_used, "ir_version": model.ir_version,
         "exporter": "torch.onnx.export(dynamo=True, dynamic_shapes={batch: Dim})",
         "source_checkpoint": info["checkpoint"], "source_checkpoint_sha256": info["checkpoint_sha256"],
-        "ema": info["ema"], "iteration": info["iteration"], "model_config": info["spec"].to_dict(),
-        "versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "ema": info["ema"], "iteration": info["iteration"],
+        "versions": versions(), "date": provenance.utc_now(),
     }
     _set_metadata(model, {**graph_meta, "precision": "fp32"})
     path = out / "generator.onnx"

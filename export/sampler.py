@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.onnx_export import (INPUT_LABELS, INPUT_Z, META_PREFIX, OUTPUT, OUTPUT_RANGE, default_labels,
-                                make_latents)
+from export.onnx_export import INPUT_LABELS, INPUT_Z, META_PREFIX, OUTPUT, default_labels, make_latents
+from inkwash.cli import UserError
 from inkwash.hashing import sha256_file
 from train import checkpoint as ckpt
+from train.device import DEVICES, DeviceError, resolve_device
 from train.images import to_uint8
+from train.models import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +33,8 @@ CUDA = "CUDAExecutionProvider"
 _said_cpu_fallback = False  # "auto" tells about falling back to the CPU once per process
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError):
     """A model file that cannot be used (missing, not ONNX, checksum mismatch); the message names it."""
-
-
-class DeviceError(RuntimeError):
-    """The requested device cannot be used (e.g. device="cuda" without a working CUDA provider)."""
 
 
 def _cuda_reason() -> str | None:
@@ -73,8 +71,8 @@ def _session(path: Path, providers: list[str], threads: int | None = None):
 def _open_session(path: Path, device: str, threads: int | None = None):
     """Create the session on `device` and check which provider it really uses."""
     global _said_cpu_fallback
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device: unknown {device!r}; choose auto, cpu or cuda")
+    if device not in DEVICES:
+        raise UserError(f"device: unknown {device!r}; choose one of {', '.join(DEVICES)}")
     reason = None if device == "cpu" else _cuda_reason()
     if device == "cuda" and reason:
         raise DeviceError(f"device=cuda: no working CUDA execution provider ({reason}); use device='cpu' or 'auto'")
@@ -91,7 +89,7 @@ def _open_session(path: Path, device: str, threads: int | None = None):
 
 
 def _metadata(path: Path, sess) -> dict:
-    """Sidecar <stem>.json checked against the file's SHA-256; without one, metadata from the graph."""
+    """Sidecar <stem>.json (its checksum is checked by load_sampler); without one, the graph's metadata_props."""
     sidecar = path.with_suffix(".json")
     if sidecar.is_file():
         try:
@@ -112,27 +110,46 @@ def _metadata(path: Path, sess) -> dict:
                              f"{sorted(inputs)}, output {out.name} {out.shape}); re-export with python -m export onnx")
     meta.setdefault("latent_dim", int(inputs[INPUT_Z].shape[1]))
     meta.setdefault("resolution", int(out.shape[-1]))
-    meta.setdefault("num_classes", 0 if INPUT_LABELS not in inputs else None)
-    meta.setdefault("class_names", [])
-    meta.setdefault("output_range", list(OUTPUT_RANGE))
-    if meta["num_classes"] is None:
+    if INPUT_LABELS in inputs and not meta.get("num_classes"):
         raise ModelFileError(f"{path}: conditional graph without class count metadata and no sidecar; "
                              f"re-export with python -m export onnx")
     return meta
 
 
+def spec_of(meta: dict) -> ModelSpec:
+    """The ModelSpec a sidecar (or the graph's metadata) serialises. Files of sidecar format 1 kept the
+    spec under "model_config" and the model's name under "model"."""
+    d = meta.get("model_config") or meta
+    if "name" not in d and isinstance(meta.get("model"), str):
+        d = {**d, "name": meta["model"]}
+    return ModelSpec.from_dict(d)
+
+
 class Sampler:
-    """An onnxruntime session on a generator file, with its metadata. Use `load_sampler`."""
+    """An onnxruntime session on a generator file, with its metadata and ModelSpec. Use `load_sampler`."""
 
     def __init__(self, path: Path, sess, meta: dict):
         self.path = Path(path)
         self.session = sess
         self.meta = meta
+        self.spec: ModelSpec = spec_of(meta)
         self.provider: str = sess.get_providers()[0]
-        self.resolution: int = int(meta["resolution"])
-        self.latent_dim: int = int(meta["latent_dim"])
-        self.num_classes: int = int(meta.get("num_classes") or 0)
-        self.class_names: list[str] = list(meta.get("class_names") or [])
+
+    @property
+    def resolution(self) -> int:
+        return self.spec.resolution
+
+    @property
+    def latent_dim(self) -> int:
+        return self.spec.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.spec.class_names)
 
     def latents(self, n: int, seed: int = 0) -> np.ndarray:
         """float32 (n, latent_dim) from numpy default_rng(seed).standard_normal: the same everywhere."""
@@ -142,16 +159,16 @@ class Sampler:
         """Labels for n images: None for unconditional models; one class, (n,) classes, or None (cycle)."""
         if self.num_classes == 0:
             if labels is not None:
-                raise ValueError(f"labels: {self.path} is unconditional; pass labels=None")
+                raise UserError(f"labels: {self.path} is unconditional; pass labels=None")
             return None
         if labels is None:
             return default_labels(n, self.num_classes)
         labels = np.asarray(labels, dtype=np.int64)
         if labels.shape not in ((), (n,)):
-            raise ValueError(f"labels: expected one class index or shape ({n},), got shape {labels.shape}")
+            raise UserError(f"labels: expected one class index or shape ({n},), got shape {labels.shape}")
         labels = np.broadcast_to(labels, (n,))
         if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels: must be in 0..{self.num_classes - 1} for {self.path}")
+            raise UserError(f"labels: must be in 0..{self.num_classes - 1} for {self.path}")
         return np.ascontiguousarray(labels)
 
     def _run(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
@@ -177,7 +194,7 @@ class Sampler:
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"latents: expected shape (n, {self.latent_dim}), got {latents.shape}")
         if batch_size < 1:
-            raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+            raise UserError(f"batch_size: must be >= 1, got {batch_size}")
         y = self.resolve_labels(len(latents), labels)
         for i in range(0, len(latents), batch_size):
             yield self._run(latents[i:i + batch_size], None if y is None else y[i:i + batch_size])
@@ -225,24 +242,16 @@ class TorchSampler(Sampler):
     """The same interface on a checkpoint in PyTorch eager (for comparison with the ONNX path)."""
 
     def __init__(self, checkpoint: Path, device: str = "auto", ema: bool = True):
-        if device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device: unknown {device!r}; choose auto, cpu or cuda")
-        if device == "cuda" and not torch.cuda.is_available():
-            raise DeviceError("device=cuda: torch sees no CUDA GPU; use device='cpu' or 'auto'")
-        self.device = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(device)
         gen, info = ckpt.load_generator(checkpoint, ema=ema, map_location=self.device)
         self.generator = gen.to(self.device)
-        spec = info["spec"]
-        meta = {"latent_dim": spec.latent_dim, "resolution": spec.resolution, "num_classes": spec.num_classes,
-                "class_names": list(spec.class_names), "output_range": list(spec.output_range),
-                "source_checkpoint": info["checkpoint"], "source_checkpoint_sha256": info["checkpoint_sha256"],
-                "ema": info["ema"]}
         self.path = Path(checkpoint)
         self.session = None
-        self.meta = meta
+        self.spec = info["spec"]
+        self.meta = {**self.spec.to_dict(), "source_checkpoint": info["checkpoint"],
+                     "source_checkpoint_sha256": info["checkpoint_sha256"], "ema": info["ema"],
+                     "iteration": info["iteration"]}
         self.provider = f"torch-{self.device.type}"
-        self.resolution, self.latent_dim = gen.resolution, gen.latent_dim
-        self.num_classes, self.class_names = gen.num_classes, meta["class_names"]
 
     def _run(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         with torch.inference_mode():

@@ -13,7 +13,6 @@ The latent helpers (``slerp``, ``variation_latents``) live here as pure numpy fu
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from export import garments as garments_mod
-from inkwash.atomic import write_bytes
+from inkwash.atomic import write_bytes, write_text
+from inkwash.hashing import sha256_bytes
 
 SHEET_SIZE = (2339, 1654)  # A4 landscape at 200 dpi, px
 SHEET_DPI = 200
@@ -233,11 +233,6 @@ def pdf_bytes(sheet_u8: np.ndarray, title: str) -> bytes:
     return buf.getvalue()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes atomically (no half-written sheets): train.atomic.write_bytes."""
-    write_bytes(path, data)
-
-
 def png_bytes(image_u8: np.ndarray) -> bytes:
     """PNG bytes with no metadata chunks (no time, no software), so equal pixels give equal bytes."""
     buf = io.BytesIO()
@@ -254,11 +249,11 @@ def write_sheet(stem: Path, sheet_u8: np.ndarray, title: str, sidecar: dict, pdf
         out["pdf"] = stem.with_suffix(".pdf")
         data["pdf"] = pdf_bytes(sheet_u8, title)
     for k, p in out.items():
-        atomic_write(p, data[k])
+        write_bytes(p, data[k])  # atomic: no half-written sheets
     side = dict(sidecar)
-    side["files"] = {k: {"name": p.name, "sha256": hashlib.sha256(data[k]).hexdigest()} for k, p in out.items()}
+    side["files"] = {k: {"name": p.name, "sha256": sha256_bytes(data[k])} for k, p in out.items()}
     out["json"] = stem.with_suffix(".json")
-    atomic_write(out["json"], (json.dumps(side, indent=2, sort_keys=True) + "\n").encode())
+    write_text(out["json"], json.dumps(side, indent=2, sort_keys=True) + "\n")
     return out
 
 

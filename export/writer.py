@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inkwash.atomic import atomic_file, write_text
+from inkwash.atomic import atomic_file, write_json
+from inkwash.cli import UserError
 from train.images import grid, save_png
 
 PNG_COMPRESS_LEVEL = 1  # zlib level: PNG is lossless at every level; 1 is ~5x faster to write than 6
@@ -28,10 +29,8 @@ def image_name(index: int, n_total: int) -> str:
 def write_pngs(out_dir: str, names: list[str], images_u8: np.ndarray, compress_level: int) -> int:
     """Write uint8 (b, H, W, 3) images as PNG files, each atomically; runs in a worker process."""
     for name, img in zip(names, images_u8):
-        path = os.path.join(out_dir, name)
-        tmp = os.path.join(out_dir, f".{name}.tmp")
-        Image.fromarray(img, "RGB").save(tmp, format="PNG", compress_level=compress_level)
-        os.replace(tmp, path)
+        with atomic_file(Path(out_dir) / name) as f:
+            Image.fromarray(img, "RGB").save(f, format="PNG", compress_level=compress_level)
     return len(names)
 
 
@@ -108,14 +107,13 @@ def write_samples(sampler, n: int, out: Path, seed: int = 0, fmt: str = "png", g
     with "images" uint8 (n, H, W, 3) (+ "labels"); grid_sheet: also grid.png. Writes samples.json
     (seed, model, provider) and returns it.
     """
-    import json
     from tqdm import tqdm
 
     from export.onnx_export import LATENTS_DOC
     if n < 1:
-        raise ValueError(f"n: must be >= 1, got {n}")
+        raise UserError(f"n: must be >= 1, got {n}")
     if fmt not in ("png", "npz"):
-        raise ValueError(f"format: unknown {fmt!r}; choose png or npz (never JPEG: it changes pixel values)")
+        raise UserError(f"format: unknown {fmt!r}; choose png or npz (never JPEG: it changes pixel values)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     z = sampler.latents(n, seed)
@@ -150,5 +148,5 @@ def write_samples(sampler, n: int, out: Path, seed: int = 0, fmt: str = "png", g
                 "resolution": sampler.resolution, "labels": None if y is None else
                 ("cycle 0..K-1" if labels is None else "given"), "class_names": sampler.class_names,
                 "files": f"{image_name(0, n)} .. {image_name(n - 1, n)}" if fmt == "png" else "samples.npz"}
-    write_text(out / "samples.json", json.dumps(manifest, indent=2) + "\n")
+    write_json(out / "samples.json", manifest)
     return manifest

@@ -1,9 +1,8 @@
-"""evalkit compare: two tiny runs, a random-weight Inception, every file, column and plot; the
-missing-weights path; bad input."""
+"""evalkit compare and table4: two tiny runs trained by the real training code, a random-weight
+Inception, every file, column and plot; the missing-weights path; bad input."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -11,12 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from evalkit import compare
+from evalkit.__main__ import main
 from evalkit.report import UNAVAILABLE_WEIGHTS
-
-_spec = importlib.util.spec_from_file_location("evalkit_compare_fixtures", Path(__file__).with_name("compare_fixtures.py"))
-fx = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fx)
+from evalkit.table import METRICS
 
 N = 24
 PAIRS = 20
@@ -29,11 +25,11 @@ ALWAYS_COLS = ["model", "train_seconds", "train_seconds_per_1k_iters", "train_it
 
 
 @pytest.fixture(scope="module")
-def _shared_runs(tmp_path_factory):
+def _shared_runs(tmp_path_factory, run_factory, synthetic_images, write_images):
     # Shared by the tests of this module: the first compare exports the runs, later ones reuse the ONNX files.
-    root = tmp_path_factory.mktemp("compare_runs")
-    runs = [fx.write_tiny_run(root / "runs" / m, model=m, wall_seconds=w) for m, w in (("dcgan", 30.0), ("mlp", 6.0))]
-    fx.write_patterns(root / "real", 30, seed=0)
+    root = tmp_path_factory.mktemp("compare_real")
+    runs = [run_factory(m, model=m) for m in ("dcgan", "mlp")]
+    write_images(root / "real", synthetic_images(30, size=64, seed=0))
     return runs, root / "real"
 
 
@@ -62,15 +58,17 @@ def _check_common(out: Path) -> tuple[list[dict], dict]:
                 "inception_weights", "protocol"):
         assert key in prov, key
     assert prov["n_generated"] == N and prov["command"].startswith("python -m evalkit compare ")
-    assert prov["seeds"]["latents"] == 0 and prov["protocol"]["ms_ssim_pairs"] == PAIRS
+    assert prov["seeds"]["latents"] == 0 and prov["metrics"]["msssim"]["options"]["pairs"] == PAIRS
+    assert set(prov["metrics"]) == set(METRICS) and prov["load_average"] is not None
     for plot in doc["plots"]:
         assert _is_png(out / plot), plot
     for stem in ("train_seconds_per_1k_iters", f"gen_{N}_seconds", f"gen_{N}_png_seconds", f"ms_ssim_up256_{N}",
                  f"nn_hsv64_flagged_share_{N}", "samples", "nn_pairs"):
         assert _is_png(out / f"compare_{stem}.png"), stem
     r0 = doc["rows"][0]
-    # Training time per 1,000 iterations from run.json (30 s for 10 iterations).
-    assert r0["train_seconds_per_1k_iters"] == pytest.approx(3000.0)
+    run = json.loads((Path(prov["runs"]["dcgan"]["path"]) / "run.json").read_text())
+    assert r0["train_seconds"] == run["wall_seconds"]                  # training time from run.json
+    assert r0["train_seconds_per_1k_iters"] == pytest.approx(1000.0 * run["seconds_per_iter"])
     for c in (f"gen_{N}_seconds", f"ms_ssim_up256_{N}", f"nn_hsv64_median_{N}"):
         assert isinstance(r0[c], float) and math.isfinite(r0[c]) and r0[c] > 0
     assert (Path(doc["provenance"]["runs"]["dcgan"]["path"]) / "export" / "generator.onnx").is_file()
@@ -80,10 +78,11 @@ def _check_common(out: Path) -> tuple[list[dict], dict]:
 @pytest.mark.slow
 def test_compare_two_tiny_runs_with_random_inception(two_runs, inception_weights):
     runs, real, out = two_runs
-    rc = compare.main([*map(str, runs), "--real", str(real), "--n", str(N), "--pairs", str(PAIRS), "--out", str(out),
-                       "--inception-weights", str(inception_weights), "--device", "cpu"])
+    rc = main(["compare", *map(str, runs), "--real", str(real), "--n", str(N), "--pairs", str(PAIRS), "--out",
+               str(out), "--inception-weights", str(inception_weights), "--device", "cpu"])
     assert rc == 0
     rows, doc = _check_common(out)
+    prov = doc["provenance"]
     for c in INCEPTION_COLS:
         for r in rows:
             assert isinstance(r[c], float) and math.isfinite(r[c]), (c, r[c])
@@ -91,18 +90,22 @@ def test_compare_two_tiny_runs_with_random_inception(two_runs, inception_weights
     assert doc["provenance"]["inception_weights"]["sha256"]
     for stem in (f"fid_{N}", f"is_{N}", f"kid_{N}", "precision_incv3_k3", "recall_incv3_k3"):
         assert _is_png(out / f"compare_{stem}.png"), stem
-    assert "## Reference: the paper's reported Table 4" in (out / "compare.md").read_text()
+    md = (out / "compare.md").read_text()
+    reference = md.split("## Reference: the paper's reported Table 4")[1]
+    assert "Table 4" in reference and "/" not in reference  # cites the paper, not a local path
+    assert all(prov["metrics"][m]["result"] for m in METRICS)
 
 
 @pytest.mark.slow
 def test_compare_without_inception_weights_computes_everything_else(two_runs, monkeypatch):
-    from evalkit import inception
+    from evalkit import weights
 
     def offline(path=None):
-        raise inception.WeightsUnavailable("no Inception weights file (test: offline)")
-    monkeypatch.setattr(inception, "resolve_weights", offline)
+        raise weights.WeightsUnavailable("no Inception weights file (test: offline)")
+    monkeypatch.setattr(weights, "resolve_weights", offline)
     runs, real, out = two_runs
-    rc = compare.main([*map(str, runs), "--real", str(real), "--n", str(N), "--pairs", str(PAIRS), "--out", str(out)])
+    rc = main(["compare", *map(str, runs), "--real", str(real), "--n", str(N), "--pairs", str(PAIRS), "--out",
+               str(out)])
     assert rc == 0
     rows, doc = _check_common(out)
     for c in INCEPTION_COLS:
@@ -113,40 +116,46 @@ def test_compare_without_inception_weights_computes_everything_else(two_runs, mo
     assert doc["provenance"]["inception_weights"]["status"] == UNAVAILABLE_WEIGHTS
 
 
-def test_run_folder_without_run_json_is_a_one_line_error(tmp_path, capsys):
+def test_run_folder_without_run_json_is_a_one_line_error(tmp_path, capsys, synthetic_images, write_images):
     (tmp_path / "run").mkdir()
-    fx.write_patterns(tmp_path / "real", 3, seed=0)
-    rc = compare.main([str(tmp_path / "run"), "--real", str(tmp_path / "real"), "--out", str(tmp_path / "out")])
+    write_images(tmp_path / "real", synthetic_images(3, size=64))
+    rc = main(["compare", str(tmp_path / "run"), "--real", str(tmp_path / "real"), "--out", str(tmp_path / "out")])
     assert rc == 2
     err = capsys.readouterr().err.strip()
     assert "run.json" in err and len(err.splitlines()) == 1
 
 
-def test_runs_of_different_resolutions_are_refused(tmp_path, capsys):
-    a = fx.write_tiny_run(tmp_path / "a", model="mlp", resolution=64)
-    b = fx.write_tiny_run(tmp_path / "b", model="mlp", resolution=128)
-    rc = compare.main([str(a), str(b), "--real", str(tmp_path), "--out", str(tmp_path / "out")])
+def test_runs_of_different_resolutions_are_refused(tmp_path, capsys, run_factory):
+    a, b = run_factory("a", model="mlp"), run_factory("b", model="mlp")
+    info = json.loads((b / "run.json").read_text())
+    (b / "run.json").write_text(json.dumps({**info, "resolution": 128}))  # as a 128 px run records it
+    rc = main(["compare", str(a), str(b), "--real", str(tmp_path), "--out", str(tmp_path / "out")])
     assert rc == 2 and "different resolutions" in capsys.readouterr().err
 
 
-def test_table4_dry_run_resolves_the_three_presets_on_shared_settings(tmp_path, capsys):
-    from evalkit import table4
-    fx.write_patterns(tmp_path / "data", 3, seed=0)
-    rc = table4.main(["--data", str(tmp_path / "data"), "--iters", "7", "--batch-size", "8", "--runs-dir",
-                      str(tmp_path / "runs"), "--dry-run"])
+def test_table4_dry_run_resolves_every_table4_model_on_shared_settings(tmp_path, capsys, monkeypatch,
+                                                                      synthetic_images, write_images):
+    import dataclasses
+    from train import models
+    write_images(tmp_path / "data", synthetic_images(3, size=64))
+    rc = main(["table4", "--data", str(tmp_path / "data"), "--iters", "7", "--batch-size", "8", "--runs-dir",
+               str(tmp_path / "runs"), "--dry-run"])
     assert rc == 0
     cfgs = json.loads(capsys.readouterr().out)
-    assert list(cfgs) == ["paper", "dcgan", "mlp"]
+    assert list(cfgs) == [name for name, arch in models.MODELS.items() if arch.table4] == ["paper", "dcgan", "mlp"]
     assert {c["model"] for c in cfgs.values()} == {"paper", "dcgan", "mlp"}
     for c in cfgs.values():
         assert (c["iters"], c["batch_size"], c["resolution"], c["seed"]) == (7, 8, 64, 0)
         assert c["data"] == str(tmp_path / "data")
     assert cfgs["paper"]["loss"] == "wgan-clip" and cfgs["dcgan"]["loss"] == "bce"  # each preset's own recipe
-    rc = table4.main(["--data", str(tmp_path / "data"), "--batch-size", "preset", "--dry-run"])
+    rc = main(["table4", "--data", str(tmp_path / "data"), "--batch-size", "preset", "--dry-run"])
     assert rc == 0 and json.loads(capsys.readouterr().out)["dcgan"]["batch_size"] == 128
+    # A model left out of Table 4 in train.models is left out here: no second list.
+    monkeypatch.setitem(models.MODELS, "mlp", dataclasses.replace(models.MODELS["mlp"], table4=False))
+    assert main(["table4", "--data", str(tmp_path / "data"), "--dry-run"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == ["paper", "dcgan"]
 
 
 def test_table4_bad_data_folder_is_a_one_line_error(tmp_path, capsys):
-    from evalkit import table4
-    assert table4.main(["--data", str(tmp_path / "nope"), "--dry-run"]) == 2
+    assert main(["table4", "--data", str(tmp_path / "nope"), "--dry-run"]) == 2
     assert "--data" in capsys.readouterr().err

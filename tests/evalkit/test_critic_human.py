@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,16 +10,20 @@ import pytest
 from PIL import Image
 
 from evalkit import critic_human
-
-_spec = importlib.util.spec_from_file_location("evalkit_compare_fixtures", Path(__file__).with_name("compare_fixtures.py"))
-fx = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fx)
+from evalkit.__main__ import main
 
 
-def _images(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.stack([np.asarray(Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).resize((64, 64)))
-                     for _ in range(n)])
+def write_study_export(folder: Path, images_u8: np.ndarray, is_generated: list[bool], fool_rate: list[float]) -> Path:
+    """A study export folder as `python -m study_app export` writes it: images.csv (image_id,
+    is_generated, model, kind, fool_rate) + images/<id>.png."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    with open(folder / "images.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image_id", "is_generated", "model", "kind", "fool_rate"])
+        for i, (im, g, r) in enumerate(zip(images_u8, is_generated, fool_rate)):
+            Image.fromarray(im).save(folder / "images" / f"im{i:03d}.png")
+            w.writerow([f"im{i:03d}", str(g).lower(), "paper" if g else "", "main", r])
+    return folder
 
 
 def test_spearman_ci_of_a_monotone_relation_is_one():
@@ -40,21 +43,19 @@ def test_spearman_ci_brackets_rho_for_noisy_data():
     assert 0.5 < out["rho"] < 0.9
 
 
-def test_critic_vs_human_end_to_end(tmp_path):
-    run = fx.write_tiny_run(tmp_path / "runs" / "paper", model="paper")
-    critic, meta = critic_human.load_critic(run)
-    images = _images(24, 1)
+def test_critic_vs_human_end_to_end(tmp_path, run_factory, synthetic_images, write_images):
+    run = run_factory("paper")
+    critic, info = critic_human.load_critic(run)
+    assert info["spec"].name == "paper" and info["spec"].resolution == 64
+    images = synthetic_images(24, size=64, seed=1)
     gen = [i % 2 == 0 for i in range(24)]
-    files = []
-    for i, im in enumerate(images):
-        files.append(tmp_path / f"s{i}.png")
-        Image.fromarray(im).save(files[-1])
+    files = write_images(tmp_path / "scored", images)
     scores = critic_human.score_images(critic, files, 64)
     # Human fool rates built to agree with the critic: monotone in its score (up for fakes, down for reals).
     ranks = scores.argsort().argsort() / (len(scores) - 1)
     fool = [float(r) if g else float(1 - r) for r, g in zip(ranks, gen)]
-    study = fx.write_study_export(tmp_path / "study", images, gen, fool)
-    rc = critic_human.main([str(run), str(study), "--bootstrap", "300"])
+    study = write_study_export(tmp_path / "study", images, gen, fool)
+    rc = main(["critic-vs-human", str(run), str(study), "--bootstrap", "300"])
     assert rc == 0
     out = study / "critic_vs_human"
     doc = json.loads((out / "critic_vs_human.json").read_text())
@@ -63,7 +64,7 @@ def test_critic_vs_human_end_to_end(tmp_path):
     assert rows["real: score vs fool rate"]["spearman_rho"] == pytest.approx(-1.0)
     assert rows["all: score vs share judged real"]["spearman_rho"] == pytest.approx(1.0)
     assert rows["generated: score vs fool rate"]["n_images"] == 12
-    assert doc["provenance"]["critic"]["name"] == "paper"
+    assert doc["provenance"]["critic"]["name"] == "paper" and doc["provenance"]["critic"]["resolution"] == 64
     assert (out / "critic_vs_human_scatter.png").stat().st_size > 1000
     with open(out / "scores.csv", newline="") as f:
         got = list(csv.DictReader(f))
@@ -71,11 +72,11 @@ def test_critic_vs_human_end_to_end(tmp_path):
     np.testing.assert_allclose([float(r["critic_score"]) for r in got], scores, rtol=1e-5)
 
 
-def test_missing_fool_rate_column_is_a_one_line_error(tmp_path, capsys):
-    run = fx.write_tiny_run(tmp_path / "runs" / "mlp", model="mlp")
+def test_missing_fool_rate_column_is_a_one_line_error(tmp_path, capsys, run_factory):
+    run = run_factory("mlp", model="mlp")
     study = tmp_path / "study"
     study.mkdir()
     (study / "images.csv").write_text("image_id,is_generated\nim0,true\n")
-    assert critic_human.main([str(run), str(study)]) == 2
+    assert main(["critic-vs-human", str(run), str(study)]) == 2
     err = capsys.readouterr().err.strip()
     assert "fool_rate" in err and "images.csv" in err and len(err.splitlines()) == 1

@@ -1,13 +1,10 @@
-"""FID Inception: key layout, structure check, weights resolution order, offline error, hashing."""
+"""The FID Inception network and its preprocessing: layout, TF1 resize, scaling, the fused form."""
 from __future__ import annotations
 
-import urllib.error
-from pathlib import Path
-
-import pytest
 import torch
+import torch.nn.functional as F
 
-from evalkit import inception
+from evalkit import inception, weights
 
 
 def test_fid_inception_has_566_tensors_and_23885486_values():
@@ -18,87 +15,41 @@ def test_fid_inception_has_566_tensors_and_23885486_values():
     assert state["Mixed_7c.branch3x3dbl_3b.bn.running_var"].shape == (384,)
 
 
-def test_random_weights_pass_the_check_and_are_marked_unverified(inception_weights):
-    with pytest.warns(UserWarning, match="unverified"):
-        path, sha = inception.resolve_weights(inception_weights)
-    assert path == inception_weights and len(sha) == 64
-    assert not inception.weights_verified(sha)
-    assert inception.weights_verified("6726825d" + "0" * 56)
+def test_tf1_resize_matches_hand_computed_2x2_to_3x3():
+    x = torch.tensor([[0.0, 10.0], [20.0, 30.0]]).view(1, 1, 2, 2)
+    # TF1: source = i * 2/3 = 0, 0.667, 1.333 -> lo (0, 0, 1), hi clamped (1, 1, 1), frac (0, 2/3, 1/3).
+    expected = torch.tensor([[0.0, 20 / 3, 10.0],
+                             [40 / 3, 20.0, 70 / 3],
+                             [20.0, 80 / 3, 30.0]])
+    got = inception.tf1_resize_bilinear(x, (3, 3))[0, 0]
+    assert torch.allclose(got, expected, atol=1e-5)
+    # PyTorch's half-pixel bilinear gives other values: the convention the test pins down.
+    pt = F.interpolate(x, size=(3, 3), mode="bilinear", align_corners=False)[0, 0]
+    assert not torch.allclose(pt, expected, atol=1e-2)
 
 
-@pytest.mark.parametrize("damage", ["drop_key", "wrong_shape", "extra_key", "not_torch"])
-def test_structure_check_names_the_file(tmp_path, damage):
-    state = inception.FIDInception().state_dict()
-    bad = tmp_path / "bad.pth"
-    if damage == "drop_key":
-        state.pop("Mixed_6b.branch7x7_2.conv.weight")
-    elif damage == "wrong_shape":
-        state["fc.weight"] = torch.zeros(1000, 2048)
-        state["fc.bias"] = torch.zeros(1008 + 8 * 2048)    # same totals, wrong layout
-    elif damage == "extra_key":
-        state.pop("fc.bias")
-        state["fc.extra"] = torch.zeros(1008)
-    if damage == "not_torch":
-        bad.write_bytes(b"truncated download")
-    else:
-        torch.save(state, bad)
-    with pytest.raises(inception.WeightsInvalid, match="bad.pth"):
-        inception.resolve_weights(bad)
+def test_tf1_resize_downsample_samples_without_half_pixel_offset():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    got = inception.tf1_resize_bilinear(x, (2, 2))[0, 0]
+    assert torch.equal(got, torch.tensor([[0.0, 2.0], [8.0, 10.0]]))    # rows/cols 0 and 2, no averaging
 
 
-def _touch(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x")
-    return path
+def test_preprocess_scales_by_x_minus_128_over_128():
+    u8 = torch.tensor([0, 128, 255], dtype=torch.uint8).view(1, 1, 3, 1).expand(1, 1, 3, 3).contiguous()
+    u8 = u8.view(1, 1, 3, 3).permute(0, 2, 3, 1).expand(1, 3, 3, 3).contiguous()   # NHWC, 3 channels
+    x = inception.preprocess(u8)
+    assert x.shape == (1, 3, 299, 299) and x.dtype == torch.float32
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert x[0, :, 0, 0].tolist() == [-1.0, -1.0, -1.0]
+    assert float(x.max()) == 127 / 128
 
 
-def test_weights_resolution_order(tmp_path, monkeypatch):
-    hub = Path(torch.hub.get_dir()) / "checkpoints"
-    explicit = _touch(tmp_path / "explicit.pth")
-    env = _touch(tmp_path / "env.pth")
-    hub_pt = _touch(hub / "pt_inception-2015-12-05-6726825d.pth")
-    monkeypatch.setattr(inception, "_download", lambda url, dst: pytest.fail("must not download"))
-    monkeypatch.setenv("EVALKIT_INCEPTION_WEIGHTS", str(env))
-    assert inception.locate_weights(explicit) == explicit            # 1. --inception-weights
-    assert inception.locate_weights(None) == env                     # 2. environment
-    monkeypatch.delenv("EVALKIT_INCEPTION_WEIGHTS")
-    assert inception.locate_weights(None) == hub_pt                  # 3. hub cache, pytorch-fid name
-    hub_tf = _touch(hub / "weights-inception-2015-12-05-6726825d.pth")
-    assert inception.locate_weights(None) == hub_tf                  #    torch-fidelity's name first
-    with pytest.raises(inception.WeightsUnavailable, match="nope.pth"):
-        inception.locate_weights(tmp_path / "nope.pth")
-
-
-def test_download_when_nothing_is_cached(monkeypatch):
-    calls = []
-    monkeypatch.setattr(inception, "_download", lambda url, dst: (calls.append(url), _touch(Path(dst))))
-    got = inception.locate_weights(None)
-    assert calls == [inception.URLS[inception.DOWNLOAD_NAME]]
-    assert got == Path(torch.hub.get_dir()) / "checkpoints" / inception.DOWNLOAD_NAME
-
-
-def test_offline_error_names_url_file_and_place(monkeypatch):
-    def offline(url, dst):
-        raise urllib.error.URLError("Name or service not known")
-    monkeypatch.setattr(inception, "_download", offline)
-    with pytest.raises(inception.WeightsUnavailable) as e:
-        inception.resolve_weights(None)
-    msg = str(e.value)
-    assert inception.URLS[inception.DOWNLOAD_NAME] in msg
-    assert str(Path(torch.hub.get_dir()) / "checkpoints" / inception.DOWNLOAD_NAME) in msg
-    assert "--inception-weights" in msg and "\n" not in msg
-
-
-def test_sha256_is_computed_once_and_redone_when_the_file_changes(tmp_path, monkeypatch):
-    f = tmp_path / "w.bin"
-    f.write_bytes(b"abc")
-    first = inception.sha256_cached(f)
-    assert first == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    reads = []
-    real_open = open
-    with monkeypatch.context() as m:
-        m.setattr("builtins.open", lambda p, *a, **k: (reads.append(str(p)), real_open(p, *a, **k))[1])
-        assert inception.sha256_cached(f) == first
-    assert str(f.resolve()) not in reads                              # served from the index
-    f.write_bytes(b"abcd")
-    assert inception.sha256_cached(f) != first
+def test_fused_network_matches_the_plain_one(inception_weights, synthetic_images):
+    x = inception.preprocess(torch.from_numpy(synthetic_images(2, size=32, seed=2)))
+    plain = weights.load_inception(inception_weights)
+    fused = inception.fuse_for_inference(weights.load_inception(inception_weights))
+    with torch.inference_mode():
+        p0, l0 = plain(x.contiguous())
+        p1, l1 = fused(x)
+    assert float((p1 - p0).abs().max()) <= 1e-5 * float(p0.abs().max())
+    assert float((l1 - l0).abs().max()) <= 1e-5 * float(l0.abs().max())

@@ -122,9 +122,9 @@ def test_kid_of_identical_sets_is_about_zero_and_subset_size_is_recorded():
     assert small["subset_size_requested"] == 1000
 
 
-def test_ms_ssim_of_an_image_with_itself_is_one_and_symmetric(make_images):
-    a = make_images(2, size=176, seed=1)
-    b = make_images(2, size=176, seed=2, style=1.0)
+def test_ms_ssim_of_an_image_with_itself_is_one_and_symmetric(synthetic_images):
+    a = synthetic_images(2, size=176, seed=1)
+    b = synthetic_images(2, size=176, seed=2, style=1.0)
     np.testing.assert_allclose(metrics.ms_ssim(a, a), 1.0, atol=1e-12)
     ab, ba = metrics.ms_ssim(a, b), metrics.ms_ssim(b, a)
     np.testing.assert_allclose(ab, ba, atol=1e-12)
@@ -137,8 +137,8 @@ def test_ms_ssim_needs_161_px():
         metrics.ms_ssim(x, x)
 
 
-def test_ms_ssim_diversity_upsamples_small_images_and_labels_it(make_images):
-    imgs = make_images(5, size=32, seed=3)
+def test_ms_ssim_diversity_upsamples_small_images_and_labels_it(synthetic_images):
+    imgs = synthetic_images(5, size=32, seed=3)
     r = metrics.ms_ssim_diversity(imgs, pairs=4, seed=0)
     assert r["upsampled"] and r["label"] == "ms_ssim_up256"
     assert r == metrics.ms_ssim_diversity(imgs, pairs=4, seed=0)          # seeded
@@ -148,9 +148,53 @@ def test_ms_ssim_diversity_upsamples_small_images_and_labels_it(make_images):
     assert 0 <= r["mean"] < same["mean"]
 
 
-def test_ms_ssim_diversity_pairs_are_distinct_images(make_images):
+def test_ms_ssim_diversity_pairs_are_distinct_images(synthetic_images):
     # Two images: every pair is (0, 1) or (1, 0), never an image with itself.
-    imgs = make_images(2, size=176, seed=4)
+    imgs = synthetic_images(2, size=176, seed=4)
     r = metrics.ms_ssim_diversity(imgs, pairs=3, seed=1)
     assert not r["upsampled"] and r["label"] == "ms_ssim"
     assert r["mean"] == pytest.approx(float(metrics.ms_ssim(imgs[:1], imgs[1:])[0]), abs=1e-12)
+
+
+def test_knn_radii_on_a_line():
+    x = np.arange(10, dtype=float)[:, None]  # points 0..9
+    r = metrics.knn_radii(x, k=3)
+    # Point 0: neighbours at 1, 2, 3 -> radius 3; point 4: 3, 5, 2|6 -> radius 2.
+    np.testing.assert_allclose(r, [3, 2, 2, 2, 2, 2, 2, 2, 2, 3])
+
+
+def test_precision_recall_known_answer():
+    real = np.arange(10, dtype=float)[:, None]  # real manifold covers [-3, 12]
+    gen = np.array([0.5, 1.5, 2.5, 11.0, 20.0, 21.0, 22.0, 23.0])[:, None]
+    out = metrics.precision_recall(real, gen, k=3)
+    # Inside the real manifold: 0.5, 1.5, 2.5, 11 (9 + radius 3 = 12) -> 4 of 8.
+    assert out["precision"] == pytest.approx(4 / 8)
+    # Generated radius of 0.5 (k=3): neighbours 1.5, 2.5, 11 -> 10.5, a ball over all of 0..9 -> recall 1.
+    assert out["recall"] == pytest.approx(1.0)
+
+
+def test_identical_sets_have_full_precision_and_recall():
+    a = np.random.default_rng(0).normal(size=(300, 32))
+    out = metrics.precision_recall(a, a.copy())
+    assert out["precision"] == 1.0 and out["recall"] == 1.0
+
+
+def test_mode_dropping_lowers_recall_not_precision():
+    rng = np.random.default_rng(1)
+    centres = np.array([[0.0, 0.0], [50.0, 0.0]])
+    real = np.concatenate([c + rng.normal(size=(200, 2)) for c in centres])
+    gen = centres[0] + rng.normal(size=(200, 2))  # only the first mode
+    out = metrics.precision_recall(real, gen)
+    assert out["precision"] > 0.95
+    assert 0.4 < out["recall"] < 0.6
+
+
+def test_disjoint_sets_score_zero():
+    a = np.random.default_rng(2).normal(size=(100, 8))
+    out = metrics.precision_recall(a, a + 1000.0)
+    assert out["precision"] == 0.0 and out["recall"] == 0.0
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="equal D"):
+        metrics.precision_recall(np.zeros((5, 3)), np.zeros((5, 4)))

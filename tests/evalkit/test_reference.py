@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from evalkit import features, metrics
+from evalkit import features, inception, metrics
 
 STANDIN = ("torchvision", "torchvision.datasets", "torchvision.transforms", "torchvision.transforms.functional",
            "torchvision.models", "torchvision.utils")
@@ -77,12 +77,12 @@ def test_tf1_resize_is_bit_exact_with_torch_fidelity(tfid, hw):
     from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x as ref
     x = torch.rand(2, 3, *hw, generator=torch.Generator().manual_seed(0)) * 255
     want = ref(x, size=(299, 299), align_corners=False)
-    assert torch.equal(features.tf1_resize_bilinear(x, (299, 299)), want)
+    assert torch.equal(inception.tf1_resize_bilinear(x, (299, 299)), want)
 
 
-def test_features_match_torch_fidelity(tfid, inception_weights, make_images):
+def test_features_match_torch_fidelity(tfid, inception_weights, synthetic_images):
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-    imgs = make_images(8, size=32, seed=11)
+    imgs = synthetic_images(8, size=32, seed=11)
     theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                          feature_extractor_weights_path=str(inception_weights))
     with torch.no_grad():
@@ -120,10 +120,12 @@ def test_metric_functions_match_torch_fidelity_on_the_same_features(tfid):
 
 
 @pytest.mark.slow
-def test_is_fid_kid_match_torch_fidelity_end_to_end(tfid, tmp_path, inception_weights, make_images, png_folder):
+def test_is_fid_kid_match_torch_fidelity_end_to_end(tfid, tmp_path, inception_weights, synthetic_images, write_images):
     n = 64          # 2 x 64 PNGs per library: 10 IS splits, KID subsets of 50; each 299-px forward ~6 GFLOP
-    a = png_folder(tmp_path / "a", make_images(n, size=32, seed=21))
-    b = png_folder(tmp_path / "b", make_images(n, size=32, seed=22, style=1.0))
+    a = tmp_path / "a"
+    write_images(a, synthetic_images(n, size=32, seed=21))
+    b = tmp_path / "b"
+    write_images(b, synthetic_images(n, size=32, seed=22, style=1.0))
     want = tfid.calculate_metrics(input1=PNGDataset(a), input2=PNGDataset(b), cuda=False, isc=True, fid=True,
                                   kid=True, kid_subset_size=50, kid_subsets=20,
                                   feature_extractor_weights_path=str(inception_weights), cache=False,
@@ -145,10 +147,10 @@ def test_is_fid_kid_match_torch_fidelity_end_to_end(tfid, tmp_path, inception_we
 
 
 @pytest.mark.parametrize("hw", [(176, 176), (177, 190)])     # even and odd sizes (padding in the pyramid)
-def test_ms_ssim_matches_pytorch_msssim(make_images, hw):
+def test_ms_ssim_matches_pytorch_msssim(synthetic_images, hw):
     pytorch_msssim = pytest.importorskip("pytorch_msssim")
-    a = make_images(2, size=max(hw), seed=31)[:, :hw[0], :hw[1]]
-    b = make_images(2, size=max(hw), seed=32, style=1.0)[:, :hw[0], :hw[1]]
+    a = synthetic_images(2, size=max(hw), seed=31)[:, :hw[0], :hw[1]]
+    b = synthetic_images(2, size=max(hw), seed=32, style=1.0)[:, :hw[0], :hw[1]]
     b[0] = np.clip(a[0].astype(int) + 9, 0, 255)                           # one similar pair
     t = lambda u: torch.from_numpy(np.ascontiguousarray(u)).permute(0, 3, 1, 2).double()
     want = pytorch_msssim.ms_ssim(t(a), t(b), data_range=255, size_average=False).numpy()

@@ -9,6 +9,7 @@ import pytest
 
 from evalkit import report
 from evalkit.report import UNAVAILABLE_WEIGHTS, BarPlot
+from inkwash.provenance import provenance
 from train.images import save_png
 
 
@@ -28,18 +29,9 @@ def test_n_label_names_the_sample_count():
     assert report.n_label(1500) == "1500"
 
 
-def test_provenance_has_command_commit_hardware_date_versions():
-    prov = report.provenance(["python", "-m", "evalkit", "compare", "a b"], seeds={"latents": 3}, n_generated=7)
-    assert prov["command"] == "python -m evalkit compare 'a b'"
-    assert prov["commit"] and prov["date"].endswith("Z")
-    assert {"cpu", "cpu_cores", "gpu"} <= set(prov["hardware"])
-    assert "torch" in prov["versions"] and "numpy" in prov["versions"]
-    assert prov["seeds"] == {"latents": 3} and prov["n_generated"] == 7
-
-
 def test_write_result_writes_csv_json_md_and_plots(tmp_path):
     rows = _rows(tmp_path)
-    prov = report.provenance(["x"], n_generated=1000)
+    prov = provenance(["x"], n_generated=1000, metrics={"fid": {"function": "fid_incv3", "options": {}}})
     paths = report.write_result(tmp_path / "compare", rows, prov,
                                 plots=[BarPlot("is_1k", "IS", "IS"), BarPlot("fid_1k", "FID", "FID"),
                                        BarPlot("kid_1k", "KID", "KID")],
@@ -54,6 +46,7 @@ def test_write_result_writes_csv_json_md_and_plots(tmp_path):
     assert doc["rows"][0]["fid_1k"] == 12.5 and doc["provenance"]["n_generated"] == 1000
     md = paths["md"].read_text()
     assert "## Provenance" in md and "## Reference block" in md and "a note" in md and "30.25" in md
+    assert "- **metrics**:\n  - **fid**: function: fid_incv3" in md   # one line per metric
     # Bars only for numeric columns; KID is unavailable so it has no plot.
     assert (tmp_path / "compare_is_1k.png").stat().st_size > 1000
     assert (tmp_path / "compare_fid_1k.png").stat().st_size > 1000

@@ -12,6 +12,12 @@ import numpy as np
 import pytest
 
 from export import design, garments, sheets
+from export.__main__ import main
+
+
+def design_main(argv: list[str]) -> int:
+    """`python -m export design ARGV` through the command-line skeleton."""
+    return main(["design", *argv])
 
 
 def _model(run) -> str:
@@ -65,7 +71,7 @@ def test_palette_lists_main_colours_by_share():
 @pytest.mark.parametrize("garment", garments.GARMENTS)
 def test_design_sheet_for_every_garment(exported, tmp_path, garment):
     out = tmp_path / garment
-    assert design.main([_model(exported), "--out", str(out), "--n", "1", "--seed", "3", "--steps", "3",
+    assert design_main([_model(exported), "--out", str(out), "--n", "1", "--seed", "3", "--steps", "3",
                         "--garments", garment, "--quiet"]) == 0
     stems = sorted(p.stem for p in out.glob("IW-*.png"))
     assert len(stems) == 1 and stems[0].endswith("-S0003")
@@ -84,8 +90,8 @@ def test_design_sheet_for_every_garment(exported, tmp_path, garment):
 @pytest.mark.slow
 def test_same_seed_gives_same_bytes_whatever_n(exported, tmp_path):
     args = ["--garments", "tshirt,tote", "--steps", "3", "--rotation", "20", "--repeat-scale", "0.3", "--quiet"]
-    assert design.main([_model(exported), "--out", str(tmp_path / "a"), "--n", "2", "--seed", "4", *args]) == 0
-    assert design.main([_model(exported), "--out", str(tmp_path / "b"), "--n", "1", "--seed", "5", *args]) == 0
+    assert design_main([_model(exported), "--out", str(tmp_path / "a"), "--n", "2", "--seed", "4", *args]) == 0
+    assert design_main([_model(exported), "--out", str(tmp_path / "b"), "--n", "1", "--seed", "5", *args]) == 0
     (stem,) = [p.stem for p in (tmp_path / "b").glob("IW-*.png")]
     for ext in ("png", "pdf"):
         assert (tmp_path / "a" / f"{stem}.{ext}").read_bytes() == (tmp_path / "b" / f"{stem}.{ext}").read_bytes()
@@ -93,7 +99,7 @@ def test_same_seed_gives_same_bytes_whatever_n(exported, tmp_path):
     assert len(other) == 1 and other[0].read_bytes() != (tmp_path / "b" / f"{stem}.png").read_bytes()
     # Another repeat scale, everything else equal, gives another sheet.
     changed = [a if a != "0.3" else "0.6" for a in args]
-    assert design.main([_model(exported), "--out", str(tmp_path / "c"), "--n", "1", "--seed", "5", *changed]) == 0
+    assert design_main([_model(exported), "--out", str(tmp_path / "c"), "--n", "1", "--seed", "5", *changed]) == 0
     assert (tmp_path / "c" / f"{stem}.png").read_bytes() != (tmp_path / "b" / f"{stem}.png").read_bytes()
 
 
@@ -119,7 +125,7 @@ def test_each_option_changes_the_part_of_the_sheet_it_names(exported, option, va
 
 @pytest.mark.slow
 def test_conditional_model_walks_within_and_across_classes(exported_cond, tmp_path):
-    assert design.main([_model(exported_cond), "--out", str(tmp_path), "--n", "1", "--seed", "4", "--steps", "3",
+    assert design_main([_model(exported_cond), "--out", str(tmp_path), "--n", "1", "--seed", "4", "--steps", "3",
                         "--garments", "scarf", "--quiet", "--no-pdf"]) == 0
     (side_path,) = tmp_path.glob("IW-*.json")
     side = json.loads(side_path.read_text())
@@ -135,28 +141,22 @@ def test_conditional_model_walks_within_and_across_classes(exported_cond, tmp_pa
     (["--band", "0.9"], "--band"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, field):
-    assert design.main([str(tmp_path / "none.onnx"), "--out", str(tmp_path / "o"), *argv]) == 2
+    assert design_main([str(tmp_path / "none.onnx"), "--out", str(tmp_path / "o"), *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0]
 
 
 def test_missing_model_exits_2(tmp_path, capsys):
-    assert design.main([str(tmp_path / "none.onnx"), "--out", str(tmp_path / "o")]) == 2
+    assert design_main([str(tmp_path / "none.onnx"), "--out", str(tmp_path / "o")]) == 2
     assert "none.onnx" in capsys.readouterr().err
 
 
 def test_dry_run_prints_the_config(tmp_path, capsys):
-    assert design.main([str(tmp_path / "m.onnx"), "--out", str(tmp_path), "--dry-run", "--rotation", "30"]) == 0
+    assert design_main([str(tmp_path / "m.onnx"), "--out", str(tmp_path), "--dry-run", "--rotation", "30"]) == 0
     assert "rotation: 30.0" in capsys.readouterr().out
-
-
-def test_export_cli_dispatches_the_design_verb(tmp_path, capsys):
-    from export.__main__ import main as export_main
-    assert export_main(["design", str(tmp_path / "m.onnx"), "--out", str(tmp_path), "--dry-run", "--n", "3"]) == 0
-    assert "n: 3" in capsys.readouterr().out
 
 
 @pytest.mark.slow
 def test_label_on_an_unconditional_model_is_refused(exported, tmp_path, capsys):
-    assert design.main([_model(exported), "--out", str(tmp_path), "--n", "1", "--label", "0", "--quiet"]) == 2
+    assert design_main([_model(exported), "--out", str(tmp_path), "--n", "1", "--label", "0", "--quiet"]) == 2
     assert "--label" in capsys.readouterr().err

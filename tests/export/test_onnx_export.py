@@ -11,11 +11,13 @@ import torch
 
 from export.onnx_export import (EXPORT_BATCH, PARITY_BOUND_FP16, PARITY_BOUND_FP32, ExportError, export_run,
                                 make_latents, ort_session)
+from export.sampler import spec_of
+from inkwash.hashing import sha256_file
 from train import checkpoint
 
-SIDECAR_FIELDS = ("latent_dim", "resolution", "num_classes", "class_names", "output_range", "opset",
-                  "source_checkpoint", "source_checkpoint_sha256", "model_sha256", "parity", "versions", "date",
-                  "ema", "precision", "inputs", "output", "latents")
+SIDECAR_FIELDS = ("name", "latent_dim", "resolution", "num_classes", "class_names", "output_range", "critic_norm",
+                  "opset", "source_checkpoint", "source_checkpoint_sha256", "model_sha256", "parity", "versions",
+                  "date", "ema", "precision", "inputs", "output", "latents")
 
 
 def _dims(value_info) -> list:
@@ -77,16 +79,19 @@ def test_fp16_file_has_fp16_weights_fp32_io_and_parity_within_its_bound(exported
 
 def test_sidecar_has_every_field_and_true_checksums(exported):
     ckpt_path = exported / "checkpoints" / "latest.pt"
+    spec = checkpoint.load_spec(checkpoint.load_checkpoint(ckpt_path))
     for stem in ("generator", "generator_fp16"):
         meta = json.loads((exported / "export" / f"{stem}.json").read_text())
         assert all(k in meta for k in SIDECAR_FIELDS), set(SIDECAR_FIELDS) - set(meta)
-        assert meta["model_sha256"] == checkpoint.sha256_file(exported / "export" / f"{stem}.onnx")
-        assert meta["source_checkpoint_sha256"] == checkpoint.sha256_file(ckpt_path)
+        assert spec_of(meta) == spec                                   # the sidecar serialises the ModelSpec
+        assert meta["model_sha256"] == sha256_file(exported / "export" / f"{stem}.onnx")
+        assert meta["source_checkpoint_sha256"] == sha256_file(ckpt_path)
         assert meta["source_checkpoint"] == str(ckpt_path.resolve())
         assert (meta["latent_dim"], meta["resolution"], meta["num_classes"]) == (100, 64, 0)
         assert meta["output_range"] == [-1.0, 1.0] and meta["class_names"] == []
         assert meta["opset"] == onnx.load(str(exported / "export" / f"{stem}.onnx")).opset_import[0].version
-        assert {"torch", "onnx", "onnxruntime"} <= set(meta["versions"])
+        assert {"torch", "onnx"} <= set(meta["versions"])
+        assert {"onnxruntime", "onnxruntime-gpu"} & set(meta["versions"])  # whichever distribution is installed
         datetime.fromisoformat(meta["date"])
 
 
@@ -96,7 +101,7 @@ def test_conditional_export_takes_int64_labels(exported_cond):
     assert [i.name for i in model.graph.input] == ["z", "labels"]
     assert model.graph.input[1].type.tensor_type.elem_type == onnx.TensorProto.INT64
     meta = json.loads(path.with_suffix(".json").read_text())
-    assert meta["num_classes"] == 3 and meta["class_names"] == ["bamboo", "lotus", "plum"]
+    assert meta["num_classes"] == 3 and meta["class_names"] == ["class0", "class1", "class2"]  # the subfolders
     assert meta["ema"] is False  # this checkpoint has generator_ema = None
     gen, _ = checkpoint.load_generator(exported_cond / "checkpoints" / "latest.pt")
     assert _ort_vs_torch(path, gen, 4, np.array([0, 1, 2, 1], np.int64)) <= PARITY_BOUND_FP32

