@@ -58,7 +58,7 @@ class DeviceData:
         if tuple(u8.shape[2:]) != (cfg.resolution, cfg.resolution):
             raise UserError(f"resolution: data is {tuple(u8.shape[2:])} px but the model needs {cfg.resolution}")
         free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
-        chosen, self.placement_reason = choose_placement(u8.numel(), free)
+        chosen, self.placement_reason = choose_placement(u8.numel(), free, GPU_DATA_SHARE)
         self.placement = placement or chosen
         if placement:
             self.placement_reason = f"{placement} (asked for)"

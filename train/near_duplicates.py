@@ -25,7 +25,6 @@ loader's worker processes make the thumbnails; evalkit's memorisation check uses
 from __future__ import annotations
 
 import base64
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
