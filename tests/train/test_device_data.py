@@ -45,3 +45,18 @@ def test_host_and_resident_data_give_the_same_batches_on_the_cpu():
     assert x_host.shape == (4, 3, 64, 64) and x_host.dtype == torch.float32
     assert torch.equal(x_dev, x_host) and torch.equal(y_dev, y_host)
     assert float(x_host.min()) >= -1.0 and float(x_host.max()) <= 1.0
+
+
+@pytest.mark.gpu
+def test_host_placement_on_cuda_copies_pinned_batches_of_the_same_images():
+    rng = np.random.default_rng(1)
+    images_u8 = rng.integers(0, 256, (12, 64, 64, 3), dtype=np.uint8)
+    cfg = config.resolve({"preset": "demo", "device": "cuda"})
+    data = DeviceData(Dataset.from_arrays(images_u8), cfg, torch.device("cuda"), 4, placement=HOST)
+    torch.manual_seed(5)
+    x, _ = data.real_batch()
+    torch.manual_seed(5)
+    idx = torch.randint(0, 12, (4,)).numpy()
+    expected = torch.from_numpy(images_u8[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    assert data.u8.device.type == "cpu" and x.device.type == "cuda"
+    torch.testing.assert_close(x.cpu(), expected, rtol=0, atol=1e-6)

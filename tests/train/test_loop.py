@@ -215,7 +215,8 @@ def test_cuda_bf16_run_trains_and_records_its_dtype(tmp_path, loss):
     run_dir = loop.run(cfg_for(tmp_path, f"cuda-{loss}", iters=3, device="cuda", loss=loss, batch_size=8, ema=True),
                        dataset=tiny_dataset())
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["device"].startswith("cuda") and info["dtype"] == "bf16-autocast"
+    assert info["device"].startswith("cuda") and info["dtype"] == "bf16-autocast"  # an Ampere or newer GPU
+    assert "has native bf16" in info["dtype_reason"] and info["data_placement"] == "device"
     rows = list(csv.DictReader(open(run_dir / "losses.csv")))
     assert all(np.isfinite(float(r[k])) for r in rows for k in ("loss_d", "loss_g", "loss_hsv"))
     gen, _ = checkpoint.load_generator(run_dir / "checkpoints" / "latest.pt")  # loads on CPU
