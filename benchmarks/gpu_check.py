@@ -169,7 +169,12 @@ def run_sampling(args, tmp: Path) -> list[dict]:
                          f"{ort.__version__} here has no CUDA provider ({', '.join(providers)})"))
         return rows
     from export.onnx_export import export_run
-    ort_sampler = load_sampler(export_run(run), device=dev)
+    onnx_path = export_run(run, fp16=True)
+    parity = {stem: json.loads(onnx_path.with_name(f"{stem}.json").read_text()).get("parity", {}).get("by_provider")
+              for stem in ("generator", "generator_fp16")}
+    rows.append(_row("sampling", "export parity by provider (fp32, fp16)", json.dumps(parity), "max |ORT - torch|",
+                     "fp32 <= 1e-4, fp16 <= 2e-2 on every provider listed"))
+    ort_sampler = load_sampler(onnx_path, device=dev)
     ort_sampler.sample(64, seed=0, batch_size=64)
     t0 = time.perf_counter()
     ort_sampler.sample(n, seed=0, batch_size=batch)
@@ -180,6 +185,21 @@ def run_sampling(args, tmp: Path) -> list[dict]:
     rows.append(_row("sampling", f"onnxruntime-{dev} fp32, to PNG", round(time.perf_counter() - t0, 2), "s",
                      f"<= {SAMPLE_GOAL_PNG_S} s", provider=ort_sampler.provider, n=n))
     return rows
+
+
+def run_onnxruntime(args, tmp: Path) -> list[dict]:
+    """`python -m export env --json`: which onnxruntime build this is and whether its CUDA provider starts."""
+    cmd = [sys.executable, "-m", "export", "env", "--json"]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if p.returncode != 0:
+        return [_row("onnxruntime", "export env", None, "", status=f"failed: exit {p.returncode}: "
+                     f"{(p.stderr.strip().splitlines() or [''])[-1][:200]}")]
+    env = json.loads(p.stdout)
+    ort, cuda = env["onnxruntime"], env["cuda_provider"]
+    return [_row("onnxruntime", f"{ort['distribution']} {ort['version']}: CUDA provider starts", cuda["starts"],
+                 "bool", "True where onnxruntime-gpu is installed", "ok", reason=cuda.get("reason"),
+                 auto_runs_on=env["auto_runs_on"], cuda_mismatch=env.get("cuda_mismatch"))]
 
 
 def run_features(args, tmp: Path) -> list[dict]:
@@ -235,6 +255,8 @@ PIECES = [
           150, run_training),
     Piece("sampling", f"{SAMPLE_N} images at 256 px: torch CUDA to memory and PNG; onnxruntime CUDA if installed",
           60, run_sampling),
+    Piece("onnxruntime", "python -m export env --json: the onnxruntime build and whether CUDA starts", 15,
+          run_onnxruntime),
     Piece("features", f"Inception features of {FEATURE_IMAGES} images, CUDA vs CPU, TF32 off", 60, run_features),
     Piece("ddp", "torchrun --nproc_per_node=2 -m train (paper, 64 px, 20 steps) if 2 GPUs", 60, run_ddp),
 ]
