@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from inkwash.decode import PAPER_WHITE, to_srgb
 from inkwash.hashing import sha256_bytes
 from train import near_duplicates
 
@@ -35,7 +36,6 @@ FITS = ("crop", "pad", "random-crop")
 SMALLS = ("tile", "upscale", "skip")
 FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
 MIN_SIDE = 16            # px: smaller files are icons or thumbnails, not patterns
-PAPER_WHITE = (255, 255, 255)
 DECODE_VERSION = 2       # bump when decoding changes, to invalidate caches (2: rows carry thumb32)
 MIN_FILES_FOR_POOL = 8   # fewer files to decode: in this process (starting workers costs more)
 
@@ -99,7 +99,7 @@ def process_file(path: str, opts: Options) -> tuple[dict, np.ndarray | None]:
             if im.format in ("JPEG", "MPO"):
                 _jpeg_draft(im, opts)
             im.load()
-            rgb = _to_srgb(im, actions)
+            rgb = to_srgb(im, actions)
     except Exception as e:  # noqa: BLE001 - truncated data, broken chunks, bad profiles
         row["reason"] = f"truncated or corrupt: {type(e).__name__}: {e}"
         return row, None
@@ -121,75 +121,6 @@ def _jpeg_draft(im: Image.Image, opts: Options) -> None:
     if side > 2 * opts.resolution:
         s = opts.resolution / side
         im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
-
-
-def _to_srgb(im: Image.Image, actions: list) -> Image.Image:
-    """Any Pillow mode -> RGB: EXIF orientation, ICC profile to sRGB, bit depth, alpha on white."""
-    orientation = im.getexif().get(0x0112, 1)
-    if orientation not in (1, None):
-        im = ImageOps.exif_transpose(im)
-        actions.append((f"EXIF orientation {orientation} applied", True))
-    icc = im.info.get("icc_profile")
-    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
-        im = _icc_to_srgb(im, icc, actions)
-    mode = im.mode
-    if mode == "1":
-        im = im.convert("L")
-        actions.append(("1-bit -> 8-bit grey", True))
-    elif mode.startswith("I") or mode == "F":
-        a = np.asarray(im, dtype=np.float64)
-        scale = 257.0 if (mode.startswith("I;16") or a.max() > 255) else 1.0
-        im = Image.fromarray(np.clip(np.rint(a / scale), 0, 255).astype(np.uint8), "L")
-        actions.append((f"{mode} -> 8-bit grey (/{scale:g})", True))
-    elif mode == "P":
-        has_alpha = "transparency" in im.info
-        im = im.convert("RGBA" if has_alpha else "RGB")
-        actions.append(("palette with transparency -> RGBA" if has_alpha else "palette -> RGB", True))
-    elif mode in ("PA", "La", "RGBa"):
-        im = im.convert("RGBA")
-        actions.append((f"{mode} -> RGBA", True))
-    if im.mode in ("LA", "RGBA"):
-        alpha = np.asarray(im.getchannel("A"))
-        if alpha.min() == 255:
-            actions.append(("opaque alpha channel dropped", True))
-        else:
-            actions.append((f"transparency composited on paper white ({np.mean(alpha < 255):.0%} of pixels)", True))
-        bg = Image.new("RGB", im.size, PAPER_WHITE)
-        bg.paste(im.convert("RGB"), mask=im.getchannel("A"))
-        return bg
-    if im.mode == "L":
-        actions.append(("greyscale -> RGB", True))
-    elif im.mode == "CMYK":
-        actions.append(("CMYK -> RGB (no colour profile: naive conversion)", True))
-    elif im.mode != "RGB":
-        actions.append((f"{im.mode} -> RGB", True))
-    return im.convert("RGB") if im.mode != "RGB" else im
-
-
-def _icc_to_srgb(im: Image.Image, icc: bytes, actions: list) -> Image.Image:
-    """Convert through the embedded profile to sRGB (alpha kept aside); sRGB profiles are kept."""
-    try:
-        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        desc = ImageCms.getProfileDescription(src).strip() or "unnamed"
-    except Exception as e:  # noqa: BLE001
-        actions.append((f"unreadable ICC profile ignored ({type(e).__name__})", True))
-        return im
-    if "srgb" in desc.lower():
-        return im
-    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
-    base = im.convert({"RGBA": "RGB", "LA": "L"}.get(im.mode, im.mode)) if alpha is not None else im
-    try:
-        out = ImageCms.profileToProfile(base, src, _SRGB, outputMode="RGB")
-    except Exception as e:  # noqa: BLE001 - a profile that does not fit the pixel mode
-        actions.append((f"ICC profile '{desc}' could not be applied ({type(e).__name__}); ignored", True))
-        return im
-    actions.append((f"ICC profile '{desc}' -> sRGB", True))
-    if alpha is not None:
-        out.putalpha(alpha)
-    return out
-
-
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _fit_square(im: Image.Image, opts: Options, sha: str, actions: list) -> tuple[np.ndarray | None, str]:
