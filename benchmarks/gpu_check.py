@@ -83,7 +83,13 @@ def run_training(args, tmp: Path) -> list[dict]:
     rows = []
     variants = [("fp32", dict(dtype="fp32"))]
     if args.device == "cuda":
-        variants += [("bf16", dict(dtype="bf16")), ("bf16+compile", dict(dtype="bf16", compile=True))]
+        import torch
+        from train import precision
+        prec = precision.detect(torch.device("cuda"), "auto")
+        if prec.bf16:
+            variants += [("bf16", dict(dtype="bf16")), ("bf16+compile", dict(dtype="bf16", compile=True))]
+        else:
+            rows.append(_row("training", "bf16", None, "s/iter", status=f"skipped: {prec.reason}"))
     for variant, flags in variants:
         warm = args.compile_warmup if flags.get("compile") else args.warmup
         cfg = config.resolve(dict(preset="paper", resolution=args.resolution, batch_size=args.batch_size,
@@ -101,6 +107,49 @@ def run_training(args, tmp: Path) -> list[dict]:
                          "ok" if minutes <= TRAIN_GOAL_MINUTES else "ok (goal missed)",
                          schedule_16k_minutes=round(minutes, 2), iters_timed=info["step_iters_timed"],
                          dtype=info["dtype"], paper="15 h on 4x RTX 3090"))
+    return rows
+
+
+def run_training_paths(args, tmp: Path) -> list[dict]:
+    """Short real runs of the paths the timing rows do not take: the gradient penalty (its double backward
+    in fp32) eager and with --compile, and the data set kept in host memory (pinned batches)."""
+    from train import config, device_data, loop
+    from train.data import Dataset
+    ds = Dataset.from_arrays(_synthetic(32, 64, seed=3))
+    cases = [("wgan-gp", dict(loss="wgan-gp", critic_norm="layer")),
+             ("wgan-gp + compile", dict(loss="wgan-gp", critic_norm="layer", compile=args.device == "cuda")),
+             ("data in host memory", dict(host_data=True))]
+    rows = []
+    for name, flags in cases:
+        host = flags.pop("host_data", False)
+        if host and args.device != "cuda":
+            rows.append(_row("training paths", name, None, "", status="skipped: on the CPU the data is in host "
+                             "memory anyway"))
+            continue
+        share = device_data.GPU_DATA_SHARE
+        if host:
+            device_data.GPU_DATA_SHARE = 0.0  # nothing fits: batches stream from pinned host memory
+        try:
+            cfg = config.resolve(dict(preset="demo", resolution=64, iters=3, tick=1, batch_size=8, n_grid=4, eval_n=8,
+                                      device=args.device, dtype="auto", out=tmp / "paths",
+                                      name=name.replace(" ", "_").replace("+", ""), quiet=True, **flags))
+            run_dir = loop.run(cfg, dataset=ds)
+        except Exception as e:  # noqa: BLE001 - one case's failure is a row
+            rows.append(_row("training paths", name, None, "", status=f"failed: {type(e).__name__}: {e}"[:300]))
+            continue
+        finally:
+            device_data.GPU_DATA_SHARE = share
+        info = json.loads((run_dir / "run.json").read_text())
+        import csv
+        with open(run_dir / "losses.csv", newline="") as f:
+            finite = all(r["loss_d"] not in ("nan", "inf", "") and abs(float(r["loss_d"])) < 1e30
+                         for r in csv.DictReader(f))
+        want_host = "host" if host else info.get("data_placement")
+        ok = finite and info.get("data_placement") == want_host
+        rows.append(_row("training paths", name, finite, "finite losses", "True",
+                         "ok" if ok else "failed: non-finite losses or wrong data placement",
+                         dtype=info.get("dtype"), dtype_reason=info.get("dtype_reason"),
+                         data_placement=info.get("data_placement")))
     return rows
 
 
@@ -253,6 +302,8 @@ PIECES = [
     Piece("tests", f"python -m pytest -m gpu {' '.join(TEST_DIRS)}", 120, run_tests),
     Piece("training", "paper preset, 256 px, batch 64, n_critic 5: fp32, bf16, bf16+compile; s/iter x 16,000",
           150, run_training),
+    Piece("paths", "3-step runs: wgan-gp eager and compiled, data set in pinned host memory", 60,
+          run_training_paths),
     Piece("sampling", f"{SAMPLE_N} images at 256 px: torch CUDA to memory and PNG; onnxruntime CUDA if installed",
           60, run_sampling),
     Piece("onnxruntime", "python -m export env --json: the onnxruntime build and whether CUDA starts", 15,

@@ -22,7 +22,7 @@ def test_dry_run_lists_every_piece_and_the_results_files():
     p = _run("--dry-run")
     assert p.returncode == 0, p.stderr
     names = [line.split()[0] for line in p.stdout.splitlines()]
-    assert names == ["tests", "training", "sampling", "onnxruntime", "features", "ddp", "total"]
+    assert names == ["tests", "training", "paths", "sampling", "onnxruntime", "features", "ddp", "total"]
     assert "16,000" in p.stdout and "10000 images at 256 px" in p.stdout
     assert "gpu_check.{json,md}" in p.stdout
 
@@ -46,10 +46,10 @@ def test_cpu_smoke_run_exercises_every_piece_and_writes_the_results(tmp_path):
     """The pieces' code paths (training, sampling, features) run at tiny sizes on the CPU, so the script
     works the first time a GPU is there."""
     import json
-    p = _run("--device", "cpu", "--only", "training,sampling,onnxruntime,features", "--resolution", "64", "--batch-size", "4",
+    p = _run("--device", "cpu", "--only", "training,paths,sampling,onnxruntime,features", "--resolution", "64", "--batch-size", "4",
              "--warmup", "1", "--iters", "1", "--sample-n", "16", "--feature-images", "12", "--results", str(tmp_path), timeout=540)
     assert p.returncode == 0, p.stderr[-2000:]
     rows = json.loads((tmp_path / "gpu_check.json").read_text())["rows"]
-    assert {r["piece"] for r in rows} == {"training", "sampling", "onnxruntime", "features"}
+    assert {r["piece"] for r in rows} == {"training", "training paths", "sampling", "onnxruntime", "features"}
     assert all(not str(r["status"]).startswith("failed") for r in rows), rows
     assert "CPU smoke run" in (tmp_path / "gpu_check.md").read_text()
