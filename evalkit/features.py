@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from evalkit import inception, weights
+from evalkit import fused, weights
 from evalkit.inception import PREPROCESS_VERSION, preprocess
 from inkwash.atomic import atomic_file
 from inkwash.cli import UserError
@@ -44,7 +44,7 @@ def _network(weights_path: Path, device: torch.device) -> torch.nn.Module:
     key = (str(Path(weights_path).resolve()), st.st_size, st.st_mtime_ns, str(device))
     if key not in _NETS:
         _NETS.clear()
-        _NETS[key] = inception.fuse_for_inference(weights.load_inception(weights_path, device))
+        _NETS[key] = fused.fuse_for_inference(weights.load_inception(weights_path, device))
     return _NETS[key]
 
 
