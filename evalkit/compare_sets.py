@@ -142,8 +142,13 @@ def per_class_rows(model: str, gen: dict, labels: np.ndarray, class_names: list[
         rc = real_classes[name]
         row = {"model_class": f"{model}/{name}", "model": model, "class": name, "n_gen": int(mask.sum()),
                "n_real": len(rc["images"])}
-        row.update(measure(rc, subset(gen, mask), values, CLASS_LABEL, has_weights=has_weights, progress=progress,
-                           desc=f"metrics {model}/{name}", tolerate=pooled_results))
+        if row["n_gen"] < 2:  # a rare class at a small N: no set to measure
+            why = f"not computed: {row['n_gen']} samples of this class (raise --n)"
+            for m_name, m in METRICS.items():
+                row.update(dict.fromkeys(m.column_names(CLASS_LABEL, pooled_results.get(m_name)).values(), why))
+        else:
+            row.update(measure(rc, subset(gen, mask), values, CLASS_LABEL, has_weights=has_weights,
+                               progress=progress, desc=f"metrics {model}/{name}", tolerate=pooled_results))
         rows.append(row)
     return rows
 

@@ -51,3 +51,14 @@ def test_a_metric_that_cannot_run_on_a_class_names_the_reason(synthetic_images):
     assert row["ms_ssim_up256_cls"].startswith("not computed: MS-SSIM diversity needs >= 2 images")
     assert isinstance(row["ms_ssim_up256_real"], float)       # the real class's own value still shows
     assert row["fid_cls"].startswith("unavailable")          # no weights: Inception columns say so
+
+
+def test_a_class_with_fewer_than_two_samples_is_not_measured(synthetic_images):
+    real_class = {"images": synthetic_images(3, size=64, seed=1), "reference": {}}
+    gen = {"images": synthetic_images(5, size=64, seed=2)}
+    pooled = {"msssim": METRICS["msssim"](gen["images"], values={"pairs": 2})}
+    rows = compare_sets.per_class_rows("run", gen, np.array([0, 0, 0, 0, 1]), ["big", "rare"],
+                                       {"big": real_class, "rare": real_class}, {"pairs": 2}, False, pooled)
+    assert [(r["class"], r["n_gen"]) for r in rows] == [("big", 4), ("rare", 1)]
+    assert isinstance(rows[0]["ms_ssim_up256_cls"], float)
+    assert rows[1]["ms_ssim_up256_cls"] == rows[1]["fid_cls"] == "not computed: 1 samples of this class (raise --n)"
