@@ -105,7 +105,12 @@ COMMAND = cli.Command(
                     example="python -m evalkit features data/real --out real_feats.npz"),
            _module_verb("compare", "evalkit.compare", "compare trained runs as in the paper's Table 4",
                         "Compare trained runs as in the paper's Table 4: training time, generation time, the "
-                        "metrics of evalkit.table, memorisation, with provenance and plots.",
+                        "metrics of evalkit.table, memorisation, with provenance and plots. Class-conditional "
+                        "runs (alone or mixed with unconditional ones) get the pooled row (N samples, labels in "
+                        "the real classes' proportions) and one row per class in compare_per_class.* (that "
+                        "class's samples vs its real subfolder; small per-class N biases FID and IS, and a "
+                        "metric that cannot run on a class reads 'not computed'). Stages and progress bars go "
+                        "to stderr.",
                         "python -m evalkit compare runs/paper runs/dcgan runs/mlp --real data/patterns --n 10000 "
                         "--out results/compare"),
            _module_verb("table4", "evalkit.table4", "train, export and compare every Table 4 model",

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from evalkit import inception, weights
+from evalkit import fused, weights
 from evalkit.inception import PREPROCESS_VERSION, preprocess
 from inkwash.atomic import atomic_file
 from inkwash.cli import UserError
@@ -44,7 +44,7 @@ def _network(weights_path: Path, device: torch.device) -> torch.nn.Module:
     key = (str(Path(weights_path).resolve()), st.st_size, st.st_mtime_ns, str(device))
     if key not in _NETS:
         _NETS.clear()
-        _NETS[key] = inception.fuse_for_inference(weights.load_inception(weights_path, device))
+        _NETS[key] = fused.fuse_for_inference(weights.load_inception(weights_path, device))
     return _NETS[key]
 
 
@@ -97,8 +97,9 @@ def extract_features(images_u8, weights_path: Path, device: str = "auto", batch_
     logits = np.empty((n, 1008), np.float32)
     t0 = time.perf_counter()
     i = 0
-    with tf32(False), torch.inference_mode(), tqdm(total=n, desc=desc, unit="img", disable=not progress,
-                                                  leave=False) as bar:
+    # fp32 end to end: TF32 off, and a caller's autocast (bf16/fp16) switched off for the network.
+    with tf32(False), torch.autocast(dev.type, enabled=False), torch.inference_mode(), \
+            tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
         for b in _prefetch(batches):
             x = torch.from_numpy(np.ascontiguousarray(b)).to(dev, non_blocking=True)
             p, lg = net(preprocess(x))
@@ -106,9 +107,48 @@ def extract_features(images_u8, weights_path: Path, device: str = "auto", batch_
             logits[i:i + len(b)] = lg.cpu().numpy()
             i += len(b)
             bar.update(len(b))
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     seconds = time.perf_counter() - t0
     return {"pool3": pool3, "logits": logits, "weights_sha256": sha, "device": str(dev), "dtype": "float32",
             "tf32": False, "seconds": seconds, "images_per_second": n / seconds}
+
+
+PARITY_RTOL = 1e-4   # expected max |device - reference| / max |reference| of pool3 and logits, fp32, TF32 off
+
+
+def device_parity(images_u8: np.ndarray, weights_path: Path, devices: tuple[str, ...] = ("cpu", "cuda"),
+                  batch_size: int = 64, rtol: float = PARITY_RTOL) -> dict:
+    """Features of the same images on each device, each compared with the first device's.
+
+    The check the GPU script runs for evalkit on CUDA: same preprocessing, fp32, TF32 off, no
+    autocast on every device, so features may differ only by float rounding (oneDNN and cuDNN sum
+    in different orders). `rtol` bounds max |difference| / max |reference| per output: CPU against
+    CUDA was seen within 1e-5 (metrics notes, section 11), and the bound leaves 10x room for the
+    random calibrated weights of tests and benchmarks, which amplify rounding more than trained ones
+    (evalkit.inception.random_state_dict).
+
+    Returns dict(n_images, rtol, within_tolerance, devices={name: {device, tf32, images_per_second,
+    max_abs_diff: {pool3, logits}, max_rel_diff: {pool3, logits}}}); the first device's diffs are 0."""
+    images_u8 = np.asarray(images_u8)
+    warm = images_u8[:min(len(images_u8), batch_size)]
+    runs = []
+    for name in devices:
+        extract_features(warm, weights_path, device=name, batch_size=batch_size)   # warm-up: kernels, caches
+        runs.append(extract_features(images_u8, weights_path, device=name, batch_size=batch_size))
+    ref = runs[0]
+    out = {"n_images": len(images_u8), "rtol": rtol, "devices": {}}
+    ok = True
+    for name, r in zip(devices, runs):
+        abs_diff = {k: float(np.abs(r[k].astype(np.float64) - ref[k]).max()) for k in ("pool3", "logits")}
+        rel_diff = {k: abs_diff[k] / max(float(np.abs(ref[k]).max()), 1e-12) for k in abs_diff}
+        ok = ok and all(v <= rtol for v in rel_diff.values())
+        key = name if name not in out["devices"] else f"{name}#{len(out['devices'])}"
+        out["devices"][key] = {"device": r["device"], "tf32": r["tf32"], "dtype": r["dtype"],
+                               "images_per_second": r["images_per_second"], "max_abs_diff": abs_diff,
+                               "max_rel_diff": rel_diff}
+    out["within_tolerance"] = ok
+    return out
 
 
 def _decode(path: Path) -> np.ndarray:

@@ -72,7 +72,21 @@ def _avg_pool_tf(x):
     return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
 
 
-class InceptionA(nn.Module):
+class Block(nn.Module):
+    """An Inception block. HEADS names its parallel 1x1 branches that read the block's input;
+    evalkit.fused merges them into one conv (a child named "merged"), which `heads` then runs."""
+    HEADS: tuple[str, ...] = ()
+
+    def heads(self, x) -> list[torch.Tensor]:
+        merged = self._modules.get("merged")
+        if merged is not None:
+            return merged(x)
+        return [getattr(self, name)(x) for name in self.HEADS]
+
+
+class InceptionA(Block):
+    HEADS = ("branch1x1", "branch5x5_1", "branch3x3dbl_1")
+
     def __init__(self, c_in: int, pool_features: int):
         super().__init__()
         self.branch1x1 = BasicConv2d(c_in, 64, kernel_size=1)
@@ -84,9 +98,9 @@ class InceptionA(nn.Module):
         self.branch_pool = BasicConv2d(c_in, pool_features, kernel_size=1)
 
     def forward(self, x):
-        b1 = self.branch1x1(x)
-        b5 = self.branch5x5_2(self.branch5x5_1(x))
-        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        b1, b5, b3 = self.heads(x)
+        b5 = self.branch5x5_2(b5)
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(b3))
         bp = self.branch_pool(_avg_pool_tf(x))
         return torch.cat([b1, b5, b3, bp], 1)
 
@@ -106,7 +120,8 @@ class InceptionB(nn.Module):
         return torch.cat([b3, bd, bp], 1)
 
 
-class InceptionC(nn.Module):
+class InceptionC(Block):
+    HEADS = ("branch1x1", "branch7x7_1", "branch7x7dbl_1")
     def __init__(self, c_in: int, channels_7x7: int):
         super().__init__()
         c7 = channels_7x7
@@ -122,16 +137,16 @@ class InceptionC(nn.Module):
         self.branch_pool = BasicConv2d(c_in, 192, kernel_size=1)
 
     def forward(self, x):
-        b1 = self.branch1x1(x)
-        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-        bd = self.branch7x7dbl_1(x)
+        b1, b7, bd = self.heads(x)
+        b7 = self.branch7x7_3(self.branch7x7_2(b7))
         for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
             bd = layer(bd)
         bp = self.branch_pool(_avg_pool_tf(x))
         return torch.cat([b1, b7, bd, bp], 1)
 
 
-class InceptionD(nn.Module):
+class InceptionD(Block):
+    HEADS = ("branch3x3_1", "branch7x7x3_1")
     def __init__(self, c_in: int):
         super().__init__()
         self.branch3x3_1 = BasicConv2d(c_in, 192, kernel_size=1)
@@ -142,16 +157,17 @@ class InceptionD(nn.Module):
         self.branch7x7x3_4 = BasicConv2d(192, 192, kernel_size=3, stride=2)
 
     def forward(self, x):
-        b3 = self.branch3x3_2(self.branch3x3_1(x))
-        b7 = self.branch7x7x3_1(x)
+        b3, b7 = self.heads(x)
+        b3 = self.branch3x3_2(b3)
         for layer in (self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4):
             b7 = layer(b7)
         bp = F.max_pool2d(x, kernel_size=3, stride=2)
         return torch.cat([b3, b7, bp], 1)
 
 
-class InceptionE(nn.Module):
+class InceptionE(Block):
     """Mixed_7b (average pool, as TF) or Mixed_7c (max pool: the TF graph's quirk)."""
+    HEADS = ("branch1x1", "branch3x3_1", "branch3x3dbl_1")
 
     def __init__(self, c_in: int, max_pool: bool):
         super().__init__()
@@ -167,10 +183,9 @@ class InceptionE(nn.Module):
         self.branch_pool = BasicConv2d(c_in, 192, kernel_size=1)
 
     def forward(self, x):
-        b1 = self.branch1x1(x)
-        b3 = self.branch3x3_1(x)
+        b1, b3, bd = self.heads(x)
         b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
-        bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        bd = self.branch3x3dbl_2(bd)
         bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
         if self.max_pool:
             bp = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
@@ -256,34 +271,3 @@ def random_state_dict(calibration_u8, seed: int = 0, logit_std: float = 3.0) -> 
         net.fc.weight.mul_(logit_std / logits.std())
     net.eval()
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
-
-class _FoldedConv2d(nn.Module):
-    """BasicConv2d with its eval-mode BatchNorm folded into the conv (one op instead of three)."""
-
-    def __init__(self, block: BasicConv2d):
-        super().__init__()
-        c, bn = block.conv, block.bn
-        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)   # float64 fold
-        self.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, bias=True,
-                              device=c.weight.device)
-        with torch.no_grad():
-            self.conv.weight.copy_((c.weight.double() * scale.view(-1, 1, 1, 1)).float())
-            self.conv.bias.copy_((bn.bias.double() - bn.running_mean.double() * scale).float())
-
-    def forward(self, x):
-        return F.relu(self.conv(x), inplace=True)
-
-
-def fuse_for_inference(net: FIDInception) -> FIDInception:
-    """Fold every BatchNorm into its conv and switch to channels-last: the fast CPU/GPU form.
-
-    Same function up to float rounding (pool3 within ~1e-6 relative of the unfused network)."""
-    def fold(module: nn.Module):
-        for name, child in list(module.named_children()):
-            if isinstance(child, BasicConv2d):
-                setattr(module, name, _FoldedConv2d(child))
-            else:
-                fold(child)
-    fold(net)
-    net.requires_grad_(False)
-    return net.eval().to(memory_format=torch.channels_last)

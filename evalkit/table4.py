@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class Table4Config:
     inception_weights: Path | None = None  # FID Inception-v3 weights (else resolved; else columns unavailable)
     pairs: int = DEMO_PAIRS            # MS-SSIM diversity pairs per set (generated and real)
     reuse: bool = False                # keep a finished run with the same config instead of retraining
+    quiet: bool = False                # no progress bars (stage lines still go to stderr)
     dry_run: bool = False              # print the resolved training configs and exit
 
 
@@ -62,7 +64,7 @@ def train_configs(cfg: Table4Config) -> list:
     out = []
     for name in table4_models():
         args = {"preset": name, "data": Path(data), "resolution": cfg.resolution, "iters": cfg.iters,
-                "seed": cfg.seed, "device": cfg.device, "out": Path(cfg.runs_dir), "name": name, "quiet": True}
+                "seed": cfg.seed, "device": cfg.device, "out": Path(cfg.runs_dir), "name": name, "quiet": cfg.quiet}
         if cfg.batch_size is not None:
             args["batch_size"] = cfg.batch_size
         out.append(resolve(args))
@@ -103,15 +105,21 @@ def run_table4(cfg: Table4Config) -> dict[str, Path]:
 
     configs = train_configs(cfg)
     data = configs[0].data
-    for tc in configs:
+    # Stage lines on stderr (model k of n); training shows its own bar (iterations, ETA, losses).
+    for k, tc in enumerate(configs, 1):
+        stage = f"table4 [{k}/{len(configs)}] {tc.name}"
         if cfg.reuse and _finished(tc):
-            log.info("table4: reusing finished run %s", tc.run_dir)
+            log.info("%s: reusing the finished run %s", stage, tc.run_dir)
         else:
-            log.info("table4: training %s (%s, %d px, %d iterations)", tc.name, tc.model, tc.resolution, tc.iters)
+            log.info("%s: training (%s, %d px, %d iterations)", stage, tc.model, tc.resolution, tc.iters)
             loop.run(tc)
+        log.info("%s: exporting to ONNX", stage)
+        t0 = time.perf_counter()
         export_run(tc.run_dir)
+        log.info("%s: exported in %.1f s", stage, time.perf_counter() - t0)
     ccfg = CompareConfig(runs=[tc.run_dir for tc in configs], real=Path(data), n=cfg.n, out=Path(cfg.out),
-                         inception_weights=cfg.inception_weights, device=cfg.device, seed=cfg.seed, pairs=cfg.pairs)
+                         inception_weights=cfg.inception_weights, device=cfg.device, seed=cfg.seed, pairs=cfg.pairs,
+                         quiet=cfg.quiet)
     table4 = {"command": shlex.join(table4_argv(cfg)), "compare_command": shlex.join(compare_argv(ccfg)),
               "train_configs": {tc.name: tc.to_dict() for tc in configs}}
     return run_compare(ccfg, extra_provenance={"table4": table4})
@@ -146,6 +154,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inception-weights", type=Path, default=d.inception_weights, help="FID Inception-v3 weights")
     p.add_argument("--pairs", type=int, default=d.pairs, help="MS-SSIM diversity pairs")
     p.add_argument("--reuse", action="store_true", help="reuse finished runs of the same config instead of retraining")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (stage lines still go to stderr)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved training configs and exit")
 
 

@@ -4,7 +4,8 @@ It is a state dict in the key layout of `weights-inception-2015-12-05-6726825d.p
 and `pt_inception-2015-12-05-6726825d.pth` (pytorch-fid): the two files hold the same keys.
 Weights are found in this order: an explicit path, `$EVALKIT_INCEPTION_WEIGHTS`, the torch hub
 cache (`$TORCH_HOME/hub/checkpoints/` under either official name), then a download from the
-official URL. Every result records the file's SHA-256.
+official URL (evalkit.download: timeouts, resume, SHA-256 prefix check). Every result records the
+file's SHA-256.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from evalkit import download
 from evalkit.inception import N_TENSORS, N_VALUES, FIDInception, expected_layout
 from inkwash import atomic
 from inkwash.cli import UserError
@@ -89,7 +91,9 @@ def hub_checkpoint_dir() -> Path:
 
 
 def _download(url: str, dst: Path) -> None:
-    torch.hub.download_url_to_file(url, str(dst), progress=True)
+    # Timeouts, retries with resume, a progress bar on stderr, the SHA-256 prefix checked before
+    # the file is put in place (OFFICIAL_HASH_PREFIX read now, so tests can point it elsewhere).
+    download.fetch(url, dst, sha256_prefix=OFFICIAL_HASH_PREFIX)
 
 
 def _unavailable_message(tried: list[str]) -> str:

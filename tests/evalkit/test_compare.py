@@ -159,3 +159,64 @@ def test_table4_dry_run_resolves_every_table4_model_on_shared_settings(tmp_path,
 def test_table4_bad_data_folder_is_a_one_line_error(tmp_path, capsys):
     assert main(["table4", "--data", str(tmp_path / "nope"), "--dry-run"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def _mixed_runs(tmp_path_factory, run_factory, synthetic_images, write_images):
+    # An unconditional and a 3-class run (subfolders class0..class2, as run_factory writes them), and a
+    # real folder with those subfolders, 10 images each.
+    root = tmp_path_factory.mktemp("compare_classes")
+    runs = [run_factory("plain", model="mlp"), run_factory("cond", classes=3, n_images=9, model="mlp")]
+    images = synthetic_images(30, size=64, seed=5)
+    for k in range(3):
+        write_images(root / "real" / f"class{k}", images[k::3], prefix=f"c{k}_")
+    return runs, root / "real"
+
+
+@pytest.mark.slow
+def test_compare_a_conditional_run_beside_an_unconditional_one(_mixed_runs, tmp_path, inception_weights):
+    from evalkit import compare_sets, features, metrics
+    from export import load_sampler
+    runs, real = _mixed_runs
+    out = tmp_path / "out"
+    rc = main(["compare", *map(str, runs), "--real", str(real), "--n", str(N), "--pairs", "6", "--out", str(out),
+               "--inception-weights", str(inception_weights), "--device", "cpu", "--quiet"])
+    assert rc == 0
+    rows = json.loads((out / "compare.json").read_text())["rows"]
+    assert [(r["model"], r["classes"]) for r in rows] == [("plain", 0), ("cond", 3)]
+    for r in rows:                                        # pooled columns for both, against all 30 originals
+        assert r["n_real"] == 30 and isinstance(r[f"fid_{N}"], float) and isinstance(r[f"is_{N}"], float)
+    doc = json.loads((out / "compare_per_class.json").read_text())
+    per_class = doc["rows"]
+    assert [r["model_class"] for r in per_class] == ["cond/class0", "cond/class1", "cond/class2"]
+    assert [(r["n_gen"], r["n_real"]) for r in per_class] == [(8, 10)] * 3   # 24 samples in the real proportions
+    for r in per_class:
+        assert isinstance(r["fid_cls"], float) and isinstance(r["kid_cls"], float)
+        assert isinstance(r["ms_ssim_up256_cls"], float) and isinstance(r["ms_ssim_up256_real"], float)
+        assert r["is_cls"].startswith("not computed: IS needs at least as many images as splits")
+    assert "per_class" in doc["provenance"] and "compare_per_class.md" in (out / "compare.md").read_text()
+    assert (out / "compare_per_class_fid_cls.png").is_file()
+    # The class-1 row is class 1's samples (same latents and labels) against the class1 subfolder.
+    sampler = load_sampler(Path(runs[1]) / "export" / "generator.onnx", device="cpu")
+    labels = compare_sets.class_labels(N, [10, 10, 10], seed=0)
+    gen = sampler.sample(N, seed=0, labels=labels)[labels == 1]
+    real1 = compare_sets.load_real_classes(real, 64)["class1"]
+    f_gen, f_real = (features.extract_features(x, inception_weights, device="cpu")["pool3"] for x in (gen, real1))
+    with pytest.warns(UserWarning):
+        assert per_class[1]["fid_cls"] == pytest.approx(metrics.fid(f_real, f_gen)["value"], rel=1e-6)
+
+
+def test_a_conditional_run_needs_the_real_class_subfolders(run_factory, tmp_path, capsys, synthetic_images,
+                                                           write_images, monkeypatch):
+    from evalkit import weights
+
+    def offline(path=None):
+        raise weights.WeightsUnavailable("no Inception weights file (test: offline)")
+    monkeypatch.setattr(weights, "resolve_weights", offline)
+    run = run_factory("cond", classes=3, n_images=9, model="mlp")
+    write_images(tmp_path / "real" / "class0", synthetic_images(2, size=64, seed=1))
+    write_images(tmp_path / "real" / "class1", synthetic_images(2, size=64, seed=2))
+    rc = main(["compare", str(run), "--real", str(tmp_path / "real"), "--n", "6", "--pairs", "2", "--out",
+               str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "--real" in err[-1] and "class2" in err[-1] and "differ" in err[-1]

@@ -114,3 +114,47 @@ def test_cuda_features_match_cpu_with_tf32_off(inception_weights, synthetic_imag
         assert tf32_enabled()                                # restored afterwards
     assert gpu["device"].startswith("cuda") and gpu["tf32"] is False
     np.testing.assert_allclose(gpu["pool3"], cpu["pool3"], rtol=0, atol=1e-5)
+
+
+def test_a_callers_autocast_does_not_reach_the_network(inception_weights, synthetic_images):
+    import torch
+    imgs = synthetic_images(2, size=32, seed=9)
+    want = features.extract_features(imgs, inception_weights, device="cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = features.extract_features(imgs, inception_weights, device="cpu")
+    np.testing.assert_array_equal(got["pool3"], want["pool3"])
+    assert got["dtype"] == "float32"
+
+
+def test_device_parity_of_cpu_against_cpu_is_exact_and_within_tolerance(inception_weights, synthetic_images):
+    r = features.device_parity(synthetic_images(3, size=32, seed=10), inception_weights, devices=("cpu", "cpu"),
+                               batch_size=2)
+    assert r["n_images"] == 3 and r["within_tolerance"] and r["rtol"] == features.PARITY_RTOL
+    assert list(r["devices"]) == ["cpu", "cpu#1"]
+    for d in r["devices"].values():
+        assert d["device"] == "cpu" and d["tf32"] is False and d["dtype"] == "float32"
+        assert d["max_abs_diff"] == {"pool3": 0.0, "logits": 0.0} and d["images_per_second"] > 0
+
+
+def test_device_parity_fails_when_a_device_drifts(inception_weights, synthetic_images, monkeypatch):
+    extract, calls = features.extract_features, []
+
+    def drifting(images, weights_path, device="auto", batch_size=64):
+        out = extract(images, weights_path, device="cpu", batch_size=batch_size)
+        calls.append(device)
+        if device == "drift":                              # a device whose features are 1e-3 off
+            out["pool3"] = out["pool3"] * (1 + 1e-3)
+        return out
+    monkeypatch.setattr(features, "extract_features", drifting)
+    r = features.device_parity(synthetic_images(2, size=32, seed=10), inception_weights, devices=("cpu", "drift"))
+    assert calls == ["cpu", "cpu", "drift", "drift"]        # a warm-up pass, then the measured one
+    assert not r["within_tolerance"]
+    assert r["devices"]["drift"]["max_rel_diff"]["pool3"] == pytest.approx(1e-3, rel=1e-3)
+    assert r["devices"]["drift"]["max_rel_diff"]["logits"] == 0.0
+
+
+@pytest.mark.gpu
+def test_device_parity_of_cuda_against_cpu(inception_weights, synthetic_images):
+    r = features.device_parity(synthetic_images(8, size=64, seed=12), inception_weights, devices=("cpu", "cuda"))
+    assert r["devices"]["cuda"]["device"].startswith("cuda") and r["devices"]["cuda"]["tf32"] is False
+    assert r["within_tolerance"], r

@@ -1,0 +1,38 @@
+"""python -m evalkit table4 end to end on a tiny configuration: every stage shows on stderr (model k of
+n, the training bar with its ETA, export, sampling, features, metrics), so a long run never looks hung."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evalkit.__main__ import main
+
+
+@pytest.mark.slow
+def test_table4_shows_each_stage_and_bar_on_stderr(tmp_path, capfd, inception_weights, synthetic_images,
+                                                   write_images):
+    write_images(tmp_path / "data", synthetic_images(8, size=64, seed=3))
+    rc = main(["table4", "--data", str(tmp_path / "data"), "--iters", "2", "--batch-size", "4", "--n", "12",
+               "--pairs", "2", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+               "--inception-weights", str(inception_weights), "--device", "cpu"])
+    out, err = capfd.readouterr()
+    assert rc == 0 and out.strip().endswith("compare.md")
+    for k, name in enumerate(["paper", "dcgan", "mlp"], 1):
+        assert f"table4 [{k}/3] {name}: training ({name}, 64 px, 2 iterations)" in err
+        assert f"table4 [{k}/3] {name}: exporting to ONNX" in err
+        assert f"train {name}:" in err and "2/2 [" in err            # the training bar: iterations, elapsed<ETA
+        for stage in ("sampling 12 images", "Inception features of 12 images", "metrics", "memorisation check"):
+            assert f"compare [{k}/3] {name}: {stage}" in err, stage
+        for bar in (f"features {name}", f"metrics {name}"):
+            assert bar in err, bar
+    assert "features real" in err and "sample (memory)" in err
+    assert json.loads((tmp_path / "out" / "compare.json").read_text())["rows"][2]["model"] == "mlp"
+
+
+def test_table4_quiet_reaches_training_and_compare(tmp_path, capsys, synthetic_images, write_images):
+    write_images(tmp_path / "data", synthetic_images(3, size=64))
+    for flags, quiet in (([], False), (["--quiet"], True)):
+        assert main(["table4", "--data", str(tmp_path / "data"), "--dry-run", *flags]) == 0
+        cfgs = json.loads(capsys.readouterr().out)
+        assert {c["quiet"] for c in cfgs.values()} == {quiet}     # the training bar shows unless --quiet
