@@ -1,4 +1,5 @@
-"""python -m export onnx|sample|design ...: export a run to ONNX, sample a model, make design sheets."""
+"""python -m export onnx|sample|design|studio ...: export a run to ONNX, sample a model, make design sheets,
+serve the design studio."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +81,16 @@ def design_run(args: argparse.Namespace) -> int:
     return design.run(args)
 
 
+def studio_args(p: argparse.ArgumentParser) -> None:
+    from export.studio import serve
+    serve.configure(p)
+
+
+def studio_run(args: argparse.Namespace) -> int:
+    from export.studio import serve
+    return serve.run(args)
+
+
 COMMAND = cli.Command(
     prog="python -m export",
     description="Export a trained run to ONNX, sample an exported generator, make design sheets.",
@@ -102,6 +113,14 @@ COMMAND = cli.Command(
                              "DIR/designs.csv.",
                  example="python -m export design runs/demo/export/generator.onnx --out designs --n 12 "
                          "--seed 0 --repeat-scale 0.3 --rotation 15"),
+        cli.Verb("studio", "the design studio: explore a model in the browser, leave with files", studio_args,
+                 studio_run,
+                 description="Serve the design studio (Streamlit, on this machine): pick an exported model, "
+                             "browse grids of tiles, mark favourites, ask for more like them, walk between two, "
+                             "vary one, and download the seamless tile, its repeat, colourway, garment mock-ups, "
+                             "the design sheet PDF and a collection zip. Favourites and history are kept in a "
+                             "local JSON file per desk (?desk=NAME).",
+                 example="python -m export studio runs --port 8502"),
     ])
 
 
