@@ -35,19 +35,19 @@ class ModelEntry:
                 "class_names": list(s.get("class_names") or []), "precision": s.get("precision"),
                 "sha256": (self.sha256 or "")[:12]}
 
-    def label(self, root: Path | None = None) -> str:
-        """One line for the model picker."""
+    def label(self) -> str:
+        """One line for the model picker: the facts, then the file's last three path parts."""
         f = self.facts()
-        name = str(self.path.relative_to(root)) if root and self.path.is_relative_to(root) else str(self.path)
+        where = "/".join(self.path.parts[-3:])
         if self.sidecar is None:
-            return f"{name} (no readable sidecar)"
+            return f"{where} (no readable sidecar)"
         parts = [f["model"] or "?", f"{f['resolution']} px"]
         if f["iteration"] is not None:
             parts.append(f"iteration {f['iteration']}")
         parts.append(f"{f['classes']} classes" if f["classes"] else "unconditional")
         if f["precision"] and f["precision"] != "fp32":
             parts.append(f["precision"])
-        return f"{name} · " + " · ".join(parts)
+        return " · ".join(parts) + f" · {where}"
 
 
 def find_models(paths: list[Path]) -> list[Path]:

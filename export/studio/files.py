@@ -53,18 +53,18 @@ def colourway(renderer, model, recipe: Recipe) -> list[tuple[tuple[int, int, int
 
 
 def colourway_png(renderer, model, recipe: Recipe) -> bytes:
-    """The colourway as chips with hex codes and shares, 6 across."""
+    """The colourway as a colour card: one row per colour, a chip, its hex code and its share."""
     def make() -> bytes:
         chips = colourway(renderer, model, recipe)
-        chip, gap = 140, 20
-        img = Image.new("RGB", (gap + len(chips) * (chip + gap), chip + 90), sheets.PAPER)
+        chip_w, chip_h, pad = 150, 70, 18
+        img = Image.new("RGB", (chip_w + 3 * pad + 190, pad + len(chips) * (chip_h + pad)), sheets.PAPER)
         d = ImageDraw.Draw(img)
-        font = ImageFont.load_default(size=22)
+        font, small = ImageFont.load_default(size=26), ImageFont.load_default(size=20)
         for i, (rgb, share) in enumerate(chips):
-            x = gap + i * (chip + gap)
-            d.rectangle([x, gap, x + chip, gap + chip - 20], fill=rgb, outline=sheets.RULE)
-            d.text((x, chip + 8), "#%02X%02X%02X" % rgb, font=font, fill=sheets.INK)
-            d.text((x, chip + 40), f"{share:.0%}", font=font, fill=sheets.MUTED)
+            y = pad + i * (chip_h + pad)
+            d.rectangle([pad, y, pad + chip_w, y + chip_h], fill=rgb, outline=sheets.RULE)
+            d.text((2 * pad + chip_w, y + 6), "#%02X%02X%02X" % rgb, font=font, fill=sheets.INK)
+            d.text((2 * pad + chip_w, y + 40), f"{share:.0%} of the tile", font=small, fill=sheets.MUTED)
         return sheets.png_bytes(np.asarray(img))
     return renderer.made("colourway.png", model, recipe, (), make)
 

@@ -18,8 +18,7 @@ from inkwash.hashing import sha256_text
 
 PAGES = ("explore", "tile", "collection")
 HERE = Path(__file__).resolve().parent
-COLUMNS = 4
-CAPTION_CHARS = 72     # recipe text shown whole under a tile up to this length (all of it in the tooltip)
+COLUMNS = (4, 8)       # tiles across: for grids under 16 tiles, and from 16 on
 
 
 def page(name: str) -> st.Page:
@@ -38,9 +37,7 @@ def _model_picker(found: list[catalog.ModelEntry]) -> str:
     if st.session_state.studio_model not in paths:
         st.session_state.studio_model = paths[0]
     by_path = {str(e.path): e for e in found}
-    roots = [p for p in session.settings()[0] if p.is_dir()]
-    root = roots[0].resolve() if len(roots) == 1 else None
-    return st.selectbox("Model", paths, key="studio_model", format_func=lambda p: by_path[p].label(root),
+    return st.selectbox("Model", paths, key="studio_model", format_func=lambda p: by_path[p].label(),
                         help="Every exported .onnx under the studio's folders, with its sidecar's facts")
 
 
@@ -103,30 +100,39 @@ def _toggle(text: str) -> None:
     session.desk().toggle_favourite(text)
 
 
-def caption(model: catalog.Model, r: Recipe) -> None:
-    """A tile's label: what it is in words, then its reproducible recipe."""
+def caption(model: catalog.Model, r: Recipe, brief: bool = False, recipe: bool = True) -> None:
+    """A tile's label: what it is in words (`brief`: only the part that changes along a grid), then its
+    reproducible recipe on one line (all of it in the tooltip, on the tile page and in the CSV)."""
     words = describe(r.latent)
+    if brief:
+        words = words.split(" · ")[-1]
     if r.label is not None:
         words += f" · {catalog.class_names(model.sampler)[r.label]}"
-    text = r.text if len(r.text) <= CAPTION_CHARS else r.text[:CAPTION_CHARS - 1] + "…"
-    st.caption(f"{words}  \n`{text}`", help=f"Recipe (reproduces this tile): {r.text}")
+    with st.container(gap=None):
+        st.caption(words)
+        if recipe:
+            st.caption(f"`{r.text}`", help=f"Recipe (reproduces this tile): {r.text}", wrap=False)
 
 
-def tiles(model: catalog.Model, recipes: list[Recipe], pngs: list[bytes], prefix: str = "tile") -> None:
-    """A grid of tiles, COLUMNS across, each with its recipe and Favourite / Open buttons."""
+def tiles(model: catalog.Model, recipes: list[Recipe], pngs: list[bytes], prefix: str = "tile",
+          brief: bool = True) -> None:
+    """A grid of tiles, each with its recipe and Favourite / Open buttons (rows of columns, so the tiles read
+    left to right)."""
     favs = set(session.desk().load().favourites)
-    cols = st.columns(COLUMNS)
+    across = COLUMNS[len(recipes) >= 16]
     for i, (r, png) in enumerate(zip(recipes, pngs)):
+        if i % across == 0:
+            cols = st.columns(across)
         h = sha256_text(r.text)[:10]
-        with cols[i % COLUMNS].container(key=f"{prefix}_{i}"):
+        with cols[i % across].container(key=f"{prefix}_{i}"):
             st.image(png, width="stretch")
-            caption(model, r)
+            caption(model, r, brief=brief)
             fav = r.text in favs
-            left, right = st.columns(2)
-            left.button("♥" if fav else "♡", key=f"{prefix}_fav_{i}_{h}", on_click=_toggle, args=(r.text,),
-                        type="primary" if fav else "secondary", width="stretch",
-                        help="Remove from favourites" if fav else "Add to favourites")
-            if right.button("Open", key=f"{prefix}_open_{i}_{h}", width="stretch",
-                            help="Tile, repeat, colourway, garments and downloads"):
-                session.desk().open(r.text)
-                go("tile")
+            with st.container(horizontal=True, gap="small"):
+                st.button("♥" if fav else "♡", key=f"{prefix}_fav_{i}_{h}", on_click=_toggle, args=(r.text,),
+                          type="primary" if fav else "secondary",
+                          help="Remove from favourites" if fav else "Add to favourites")
+                if st.button("Open", key=f"{prefix}_open_{i}_{h}",
+                             help="Tile, repeat, colourway, garments and downloads"):
+                    session.desk().open(r.text)
+                    go("tile")

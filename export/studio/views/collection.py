@@ -48,7 +48,7 @@ def _favourites(model) -> None:
                        help="Every favourite's seamless tile and 3×3 repeat (PNG), and recipes.csv")
     here = [r for r in favs if r.model == model.prefix]
     if here:
-        tiles(model, here, [files.tile_png(renderer, model, r) for r in here], prefix="fav")
+        tiles(model, here, [files.tile_png(renderer, model, r) for r in here], prefix="fav", brief=False)
     others = len(favs) - len(here)
     if others:
         st.caption(f"{others} more favourite(s) of other models: pick their model in the sidebar to see them; "

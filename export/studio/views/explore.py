@@ -24,11 +24,11 @@ def _page_by(key: str, step: int) -> None:
 
 
 def _pager(mode: str) -> None:
+    """Previous / Next page of seeds, draws or directions."""
     key, n = PAGED[mode], st.session_state.studio_n
-    with st.container(horizontal=True, key="studio_pager"):
-        st.button("← Previous", key="studio_prev", on_click=_page_by, args=(key, -n),
-                  disabled=st.session_state[key] == 0)
-        st.button("Next →", key="studio_next", on_click=_page_by, args=(key, n), type="primary")
+    st.button("← Previous", key="studio_prev", on_click=_page_by, args=(key, -n),
+              disabled=st.session_state[key] == 0)
+    st.button("Next →", key="studio_next", on_click=_page_by, args=(key, n), type="primary")
 
 
 def _label(choices: dict[str, Recipe]):
@@ -56,7 +56,7 @@ def _keep(key: str, options: list[str], fallback) -> None:
 def _steer(model, mode: str) -> tuple | None:
     """The mode's own controls; returns the latents the grid starts from, or None (and says why)."""
     if mode == "browse":
-        st.number_input("First seed", min_value=0, step=1, key="studio_seed",
+        st.number_input("First seed", min_value=0, step=1, key="studio_seed", width=180,
                         help="Tiles show seeds from here on; Next shows the next page of seeds")
         return ()
     choices = _choices(model)
@@ -69,21 +69,20 @@ def _steer(model, mode: str) -> tuple | None:
         return None
     if mode == "around":
         _keep("studio_around", texts, texts)
-        picked = st.multiselect("Around these", texts, key="studio_around", format_func=_label(choices),
+        picked = st.multiselect("Around these", texts, key="studio_around", format_func=_label(choices), width=560,
                                 help="The new tiles are drawn around the mean of these latents")
-        st.slider("Spread", 0.05, 2.0, step=0.05, key="studio_spread",
+        st.slider("Spread", 0.05, 2.0, step=0.05, key="studio_spread", width=260,
                   help="Narrow (left) stays close to the favourites; wide (right) strays further")
         return tuple(choices[t].latent for t in picked) if picked else None
     if mode == "between":
         _keep("studio_from", texts, texts[0])
         _keep("studio_to", texts, texts[1] if st.session_state.studio_from == texts[0] else texts[0])
-        a, b = st.columns(2)
-        a.selectbox("From", texts, key="studio_from", format_func=_label(choices))
-        b.selectbox("To", texts, key="studio_to", format_func=_label(choices))
+        st.selectbox("From", texts, key="studio_from", format_func=_label(choices), width=360)
+        st.selectbox("To", texts, key="studio_to", format_func=_label(choices), width=360)
         return choices[st.session_state.studio_from].latent, choices[st.session_state.studio_to].latent
     _keep("studio_base", texts, texts[-1])
-    st.selectbox("Variations of", texts, key="studio_base", format_func=_label(choices))
-    st.slider("Strength", 0.05, MAX_STRENGTH / 2, step=0.05, key="studio_strength",
+    st.selectbox("Variations of", texts, key="studio_base", format_func=_label(choices), width=420)
+    st.slider("Strength", 0.05, MAX_STRENGTH / 2, step=0.05, key="studio_strength", width=260,
               help="How far every variation strays from the tile (the design sheet's variation rule)")
     return (choices[st.session_state.studio_base].latent,)
 
@@ -99,19 +98,20 @@ def page() -> None:
         return
     if st.session_state.studio_mode is None:
         st.session_state.studio_mode = "browse"
-    top = st.columns([3, 1], vertical_alignment="bottom")
-    mode = top[0].segmented_control("Explore", list(MODE_TITLES), format_func=MODE_TITLES.get, required=True,
+    with st.container(horizontal=True, vertical_alignment="bottom", key="studio_modes"):
+        mode = st.segmented_control("Explore", list(MODE_TITLES), format_func=MODE_TITLES.get, required=True,
                                     key="studio_mode")
-    top[1].selectbox("Tiles", session.GRID_SIZES, key="studio_n")
-    parts = _steer(model, mode)
+        st.selectbox("Tiles", session.GRID_SIZES, key="studio_n", width=100)
+    with st.container(horizontal=True, vertical_alignment="bottom", key="studio_controls"):
+        parts = _steer(model, mode)
+        if parts is not None and mode in PAGED:
+            _pager(mode)
     if parts is None:
         return
     n = st.session_state.studio_n
     latents = grid(mode, n, _start(mode), parts, st.session_state.studio_spread, st.session_state.studio_strength)
     recipes = [Recipe(model.prefix, class_of(model), z) for z in latents]
     pngs = session.renderer().grid_pngs(model, recipes)
-    if mode in PAGED:
-        _pager(mode)
     tiles(model, recipes, pngs)
     session.save_view()
     with st.expander("Open a recipe", expanded=False):

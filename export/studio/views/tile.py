@@ -9,7 +9,6 @@ import streamlit as st
 from export.garments import GARMENTS
 from export.sheets import GARMENT_TITLES
 from export.studio import files, session
-from export.studio.recipes import describe
 from export.studio.views import begin, caption, go
 
 TITLE = "Tile"
@@ -36,7 +35,7 @@ def _header(model, r) -> None:
     fav = r.text in session.desk().load().favourites
     st.markdown(f"### {r.design_id}")
     st.code(r.text, language=None)
-    caption(model, r)
+    caption(model, r, recipe=False)
     with st.container(horizontal=True, key="tile_actions"):
         st.button("♥ Favourite" if fav else "♡ Favourite", key="tile_fav", type="primary" if fav else "secondary",
                   on_click=lambda: session.desk().toggle_favourite(r.text))
@@ -104,10 +103,7 @@ def page() -> None:
     left.image(files.tile_png(renderer, model, r), width="stretch",
                caption=f"seamless tile · seam {tile.seam_before:.2f} → {tile.seam_after:.2f}")
     mid.image(files.repeat_png(renderer, model, r), width="stretch", caption="3 × 3 repeat")
-    with right:
-        st.image(files.colourway_png(renderer, model, r), width="stretch", caption="colourway")
-        st.caption(" ".join(f"`#{c[0]:02X}{c[1]:02X}{c[2]:02X}` {s:.0%}"
-                            for c, s in files.colourway(renderer, model, r)))
+    right.image(files.colourway_png(renderer, model, r), width="stretch", caption="colourway (median cut)")
     _print_controls()
     opt = _options()
     cols = st.columns(max(1, len(opt.garments)))
@@ -115,7 +111,6 @@ def page() -> None:
         col.image(files.garment(renderer, model, r, g, opt.repeat_scale, opt.rotation), width="stretch",
                   caption=GARMENT_TITLES[g])
     _downloads(model, r, opt)
-    st.caption(f"{describe(r.latent)} · recipe and design id reproduce every file above")
 
 
 if __name__ == "__main__":
