@@ -107,6 +107,10 @@ def check_config(cfg: DesignConfig) -> list[str]:
         raise UserError(f"--sigma: must be in (0, 2], got {cfg.sigma}")
     if cfg.recipe and (cfg.n, cfg.seed) != (DesignConfig.n, DesignConfig.seed):
         raise UserError("--recipe: each recipe is one sheet and fixes its own latents; leave --n and --seed out")
+    if cfg.recipe:
+        from export.studio.recipes import parse
+        for text in cfg.recipe:
+            parse(text)   # a recipe that cannot be read fails before the model is loaded
     return names
 
 
