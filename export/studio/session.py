@@ -50,8 +50,8 @@ def _defaults() -> dict:
     return {**{key: (list(v) if isinstance(v, list) else v) for key, v in VIEW.values()},
             "studio_recipe_text": "",   # a recipe pasted into Explore's "Open a recipe"
             "desk_name": None,          # the desk of this session (also in ?desk=)
-            "desk_loaded": False,       # the desk's stored view was copied into the keys above
-            "notice": None}             # a message for the next run (e.g. a recipe that did not fit)
+            "desk": None,               # its Desk object
+            "desk_loaded": False}       # the desk's stored view was copied into the keys above
 
 
 def init() -> None:
@@ -61,9 +61,10 @@ def init() -> None:
             st.session_state[key] = value
     if not st.session_state.desk_loaded:
         st.session_state.desk_loaded = True
-        d = desk()
-        if d is not None:
-            apply_view(d.load().view)
+        try:
+            apply_view(desk().load().view)
+        except DeskError:
+            pass   # begin() says why on the page
 
 
 def apply_view(view: dict) -> None:
@@ -87,10 +88,8 @@ def view() -> dict:
 
 def save_view() -> None:
     """Store the view on the desk; a new grid also goes on top of the history."""
-    d = desk()
-    if d is not None:
-        v = view()
-        d.remember(v, {k: v[k] for k in GRID})
+    v = view()
+    desk().remember(v, {k: v[k] for k in GRID})
 
 
 def settings() -> tuple[list[Path], Path, str]:
@@ -151,14 +150,12 @@ def renderer() -> Renderer:
     return Renderer()
 
 
-def desk() -> Desk | None:
-    """This session's desk (named by ?desk=, kept in the URL); None after showing why the name is bad."""
+def desk() -> Desk:
+    """This session's desk, named by ?desk= (kept in the URL); DeskError for a name that is no file name."""
     name = st.query_params.get("desk") or st.session_state.get("desk_name") or DEFAULT_DESK
-    try:
-        d = Desk(settings()[1], name)
-    except DeskError as e:
-        st.error(str(e))
-        return None
+    d = st.session_state.get("desk")
+    if d is None or d.name != name:
+        d = st.session_state.desk = Desk(settings()[1], name)   # kept: its notice outlives the first read
     st.session_state.desk_name = name
     if st.query_params.get("desk") != name:
         st.query_params["desk"] = name
@@ -167,9 +164,8 @@ def desk() -> Desk | None:
 
 def favourites(model_prefix: str | None = None) -> list[Recipe]:
     """The desk's favourites (of one model when a prefix is given), unreadable entries left out."""
-    d = desk()
     out = []
-    for text in (d.load().favourites if d else []):
+    for text in desk().load().favourites:
         try:
             r = parse(text)
         except RecipeError:
@@ -181,8 +177,7 @@ def favourites(model_prefix: str | None = None) -> list[Recipe]:
 
 def opened() -> Recipe | None:
     """The recipe open on the tile page."""
-    d = desk()
-    text = d.load().opened if d else None
+    text = desk().load().opened
     try:
         return parse(text) if text else None
     except RecipeError:

@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from export.studio import catalog, session
+from export.studio.desk import DeskError
 from export.studio.recipes import Recipe, describe
 from inkwash.hashing import sha256_text
 
@@ -62,7 +63,10 @@ def begin() -> catalog.Model | None:
     """Start a page: session keys, then the sidebar. Returns the picked, opened model, or None after
     one clear message on the page (no models, a file that cannot be used, a bad desk name)."""
     session.init()
-    if session.desk() is None:
+    try:
+        session.desk()
+    except DeskError as e:
+        st.error(str(e))
         return None
     found = session.entries()
     with st.sidebar:
