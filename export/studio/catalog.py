@@ -40,7 +40,7 @@ class ModelEntry:
         f = self.facts()
         where = "/".join(self.path.parts[-3:])
         if self.sidecar is None:
-            return f"{where} (no readable sidecar)"
+            return f"{where} ({'sidecar unreadable' if self.problem else 'no sidecar'})"
         parts = [f["model"] or "?", f"{f['resolution']} px"]
         if f["iteration"] is not None:
             parts.append(f"iteration {f['iteration']}")

@@ -73,6 +73,6 @@ def test_an_unreadable_sidecar_is_named(exported, tmp_path):
     onnx = _copy_export(exported, tmp_path / "x")
     onnx.with_suffix(".json").write_text("{ half a sidecar")
     assert "not valid JSON" in catalog.read_entry(onnx).problem
-    assert catalog.read_entry(onnx).label().endswith("(no readable sidecar)")
+    assert catalog.read_entry(onnx).label().endswith("(sidecar unreadable)")
     with pytest.raises(ModelFileError, match="not valid JSON"):
         catalog.open_model(onnx, "cpu")
