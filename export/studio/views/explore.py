@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from export.studio import session
-from export.studio.recipes import MAX_STRENGTH, Recipe, RecipeError, check, describe, grid, parse
+from export.studio.recipes import MAX_STRENGTH, Recipe, RecipeError, Seed, check, describe, grid, parse
 from export.studio.views import begin, class_of, go, tiles
 
 TITLE = "Explore"
@@ -32,7 +32,11 @@ def _pager(mode: str) -> None:
 
 
 def _label(choices: dict[str, Recipe]):
-    return lambda text: describe(choices[text].latent) + f" · {text[9:][:40]}"
+    """A favourite in a picker: its words, and for anything but a seed the id part of its design id."""
+    def label(text: str) -> str:
+        r = choices[text]
+        return describe(r.latent) + ("" if isinstance(r.latent, Seed) else f" · {r.design_id.split('-')[2]}")
+    return label
 
 
 def _choices(model) -> dict[str, Recipe]:
