@@ -2,17 +2,13 @@
 and stopped, and Debian's Chromium driven by Playwright (the flags CI uses)."""
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks._study_server import start_streamlit, stop_server
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -27,33 +23,11 @@ def free_port() -> int:
 def start_studio(paths: list[Path], store: Path, port: int, log_path: Path | None = None,
                  wait_s: float = 120) -> subprocess.Popen:
     """`python -m export studio PATHS --store STORE --port PORT --device cpu`, once healthy."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    p = subprocess.Popen([sys.executable, "-m", "export", "studio", *map(str, paths), "--store", str(store),
-                          "--port", str(port), "--device", "cpu"], cwd=ROOT, env=env, stdout=out,
-                         stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + wait_s
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return p
-        except OSError:
-            time.sleep(0.5)
-        if p.poll() is not None:
-            raise RuntimeError(f"the studio on port {port} exited; see {log_path or 'its output'}")
-    stop_studio(p)
-    raise RuntimeError(f"the studio on port {port} did not come up in {wait_s:.0f} s")
+    return start_streamlit(["export", "studio", *map(str, paths), "--store", str(store), "--port", str(port),
+                            "--device", "cpu"], port, log_path, None, wait_s, "the studio")
 
 
-def stop_studio(p: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL after 15 s."""
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+stop_studio = stop_server   # SIGTERM, then SIGKILL after 15 s
 
 
 def grid_loaded(page, n: int, timeout_ms: float = 120_000, after: list[str] | None = None) -> list[str]:

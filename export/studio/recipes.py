@@ -252,15 +252,15 @@ def successor(z: Latent) -> Latent:
     return z.b
 
 
+_WORDS = {Seed: lambda z: f"seed {z.seed}",
+          Around: lambda z: f"around {len(z.parts)} · spread {z.spread:g} · draw {z.draw}",
+          Slerp: lambda z: f"between · t {z.t:g}",
+          Vary: lambda z: f"variation · s {z.strength:g} · seed {z.seed}"}
+
+
 def describe(z: Latent) -> str:
-    """A few words for a tile's caption."""
-    if isinstance(z, Seed):
-        return f"seed {z.seed}"
-    if isinstance(z, Around):
-        return f"around {len(z.parts)} · spread {z.spread:g} · draw {z.draw}"
-    if isinstance(z, Slerp):
-        return f"between · t {z.t:g}"
-    return f"variation · s {z.strength:g} · seed {z.seed}"
+    """A few words for a tile's caption; the last part is what changes from tile to tile of a grid."""
+    return _WORDS[type(z)](z)
 
 
 def grid(mode: str, n: int, start: int = 0, parts: tuple[Latent, ...] = (), spread: float = 0.5,
