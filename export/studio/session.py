@@ -42,6 +42,10 @@ VIEW = {
     "rotation": ("studio_rotation", 0.0),   # tile page: print rotation, degrees
     "garments": ("studio_garments", list(GARMENTS)),  # tile page: mock-ups shown and on the sheet
 }
+# Bounds of the numeric keys (the widgets' ranges; a stored view is clamped to them).
+RANGES = {"studio_seed": (0, None), "studio_draw": (0, None), "studio_dir": (0, None),
+          "studio_spread": (0.05, 2.0), "studio_strength": (0.05, 1.0),
+          "studio_scale": (0.05, 1.0), "studio_rotation": (-90.0, 90.0)}
 GRID = ("model", "class", "mode", "n", "seed", "draw", "spread", "around", "from", "to", "base", "strength", "dir")
 
 
@@ -75,10 +79,14 @@ def apply_view(view: dict) -> None:
             if default is None or isinstance(value, type(default)) or (isinstance(default, float) and
                                                                        isinstance(value, int)):
                 st.session_state[key] = value
-    if st.session_state.studio_mode not in MODES:
-        st.session_state.studio_mode = "browse"
-    if st.session_state.studio_n not in GRID_SIZES:
-        st.session_state.studio_n = 16
+    state = st.session_state
+    for key, (lo, hi) in RANGES.items():
+        state[key] = max(lo, state[key] if hi is None else min(hi, state[key]))
+    state.studio_garments = [g for g in state.studio_garments if g in GARMENTS]
+    if state.studio_mode not in MODES:
+        state.studio_mode = "browse"
+    if state.studio_n not in GRID_SIZES:
+        state.studio_n = 16
 
 
 def view() -> dict:

@@ -266,3 +266,14 @@ def test_an_unreadable_desk_file_is_kept_aside_and_the_page_says_so(studio, expo
     at = _ok(studio([_onnx(exported)]))
     assert len(at.warning) == 1 and "could not be read" in at.warning[0].value
     assert len(list((tmp_path / "desks").glob("main.unreadable-*.json"))) == 1 and len(_shown(at)) == 16
+
+
+def test_a_stored_view_out_of_range_is_clamped_not_a_crash(studio, exported, tmp_path):
+    (tmp_path / "desks").mkdir()
+    (tmp_path / "desks" / "main.json").write_text(json.dumps({"view": {
+        "mode": "sideways", "n": 7, "seed": -5, "spread": 99.0, "scale": 5.0, "rotation": 400.0,
+        "garments": ["hat", "tote"], "model": "/no/such.onnx"}}))
+    at = _ok(studio([_onnx(exported)]))
+    s = at.session_state
+    assert (s.studio_mode, s.studio_n, s.studio_seed, s.studio_spread) == ("browse", 16, 0, 2.0)
+    assert (s.studio_scale, s.studio_rotation, s.studio_garments) == (1.0, 90.0, ["tote"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from export.studio import session
-from export.studio.recipes import MAX_STRENGTH, Recipe, RecipeError, Seed, check, describe, grid, parse
+from export.studio.recipes import Recipe, RecipeError, Seed, check, describe, grid, parse
 from export.studio.views import begin, class_of, go, tiles
 
 TITLE = "Explore"
@@ -75,7 +75,7 @@ def _steer(model, mode: str) -> tuple | None:
         _keep("studio_around", texts, texts)
         picked = st.multiselect("Around these", texts, key="studio_around", format_func=_label(choices), width=560,
                                 help="The new tiles are drawn around the mean of these latents")
-        st.slider("Spread", 0.05, 2.0, step=0.05, key="studio_spread", width=260,
+        st.slider("Spread", *session.RANGES["studio_spread"], step=0.05, key="studio_spread", width=260,
                   help="Narrow (left) stays close to the favourites; wide (right) strays further")
         return tuple(choices[t].latent for t in picked) if picked else None
     if mode == "between":
@@ -86,7 +86,7 @@ def _steer(model, mode: str) -> tuple | None:
         return choices[st.session_state.studio_from].latent, choices[st.session_state.studio_to].latent
     _keep("studio_base", texts, texts[-1])
     st.selectbox("Variations of", texts, key="studio_base", format_func=_label(choices), width=420)
-    st.slider("Strength", 0.05, MAX_STRENGTH / 2, step=0.05, key="studio_strength", width=260,
+    st.slider("Strength", *session.RANGES["studio_strength"], step=0.05, key="studio_strength", width=260,
               help="How far every variation strays from the tile (the design sheet's variation rule)")
     return (choices[st.session_state.studio_base].latent,)
 

@@ -9,6 +9,7 @@ import streamlit as st
 from export.garments import GARMENTS
 from export.sheets import GARMENT_TITLES
 from export.studio import files, session
+from export.studio.recipes import RecipeError, check
 from export.studio.views import begin, caption, go
 
 TITLE = "Tile"
@@ -46,9 +47,10 @@ def _header(model, r) -> None:
 
 def _print_controls() -> None:
     a, b, c = st.columns([1, 1, 2])
-    a.slider("Repeat scale", 0.05, 1.0, step=0.05, key="studio_scale",
+    a.slider("Repeat scale", *session.RANGES["studio_scale"], step=0.05, key="studio_scale",
              help="Width of one repeat as a fraction of the garment's width (0.25 = four across)")
-    b.slider("Rotation", -90.0, 90.0, step=5.0, key="studio_rotation", help="Print rotation, degrees")
+    b.slider("Rotation", *session.RANGES["studio_rotation"], step=5.0, key="studio_rotation",
+             help="Print rotation, degrees")
     c.multiselect("Garments", list(GARMENTS), key="studio_garments", format_func=GARMENT_TITLES.get,
                   help="The mock-ups below and on the design sheet")
 
@@ -93,8 +95,10 @@ def page() -> None:
         st.warning(f"The open tile ({r.design_id}) was made with another model; pick the model whose "
                    f"SHA-256 starts with {r.model} in the sidebar.")
         return
-    if (r.label is None) != (model.num_classes == 0) or (r.label or 0) >= max(1, model.num_classes):
-        st.warning(f"The open tile's class does not fit this model: {r.text}")
+    try:
+        check(r, model.sha256, model.num_classes, "open tile")
+    except RecipeError as e:
+        st.warning(str(e))
         return
     renderer = session.renderer()
     _header(model, r)
