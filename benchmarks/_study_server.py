@@ -30,16 +30,17 @@ def write_patterns(folder: Path, n: int, size: int, noise: float, seed: int) -> 
 
 
 def start_server(url: str, study: str, port: int, log_path: Path | None = None, env: dict | None = None,
-                 wait_s: float = 90) -> subprocess.Popen:
-    """`python -m study_app --db URL --study STUDY --port PORT` in its own session, once healthy."""
-    return start_streamlit(["study_app", "--db", url, "--study", study, "--port", str(port), "--address", "127.0.0.1"],
-                           port, log_path, env, wait_s, "the study server")
+                 wait_s: float = 90, verb: str = "serve") -> subprocess.Popen:
+    """`python -m study_app VERB --db URL --study STUDY --port PORT` (serve: the respondents'
+    server; analyst: the analyst's) in its own session, once healthy."""
+    return start_streamlit(["study_app", verb, "--db", url, "--study", study, "--port", str(port),
+                            "--address", "127.0.0.1"], port, log_path, env, wait_s, "the study server")
 
 
 def start_streamlit(module_args: list[str], port: int, log_path: Path | None = None, env: dict | None = None,
                     wait_s: float = 90, what: str = "the server") -> subprocess.Popen:
     """`python -m MODULE ARGS...` serving Streamlit on `port`, in its own session, once /_stcore/health
-    answers (the study's server here, the design studio in benchmarks/_studio.py)."""
+    answers (the study's servers here, the design studio in benchmarks/_studio.py)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     p = subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT, env=env,
@@ -110,7 +111,8 @@ class ProcMonitor:
         # CPU % over 2 s windows (100 % = one core busy).
         win = [100 * (c[j] - c[i]) / (t[j] - t[i]) for i in range(len(t))
                for j in [int(np.searchsorted(t, t[i] + 2.0))] if j < len(t) and t[j] > t[i]]
-        return {"server_cpu_mean_pct": round(float(100 * (c[-1] - c[0]) / wall), 1) if wall else None,
+        return {"server_cpu_s": round(float(c[-1] - c[0]), 2),
+                "server_cpu_mean_pct": round(float(100 * (c[-1] - c[0]) / wall), 1) if wall else None,
                 "server_cpu_peak_2s_pct": round(float(max(win)), 1) if win else None,
                 "server_rss_start_mib": round(float(r[0]), 1),
                 "server_rss_peak_mib": round(float(r.max()), 1),

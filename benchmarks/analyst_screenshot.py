@@ -3,9 +3,9 @@ through Playwright): results/analyst_page.png.
 
 Builds a study in a temporary folder (procedural patterns as "real" and noisier ones as
 "generated", 2 catch trials), fills it with 60 simulated respondents through `simulate` (2 of them
-fail a catch trial, so the exclusion counts show), serves it with `python -m study_app` and an
-analyst password in the environment, opens /analyst, types the password, waits for the page to
-finish and saves a full-page screenshot.
+fail a catch trial, so the exclusion counts show), serves it with `python -m study_app analyst`
+(the analyst's own server) and an analyst password in the environment, opens it, types the
+password, waits for the page to finish and saves a full-page screenshot.
 
   python benchmarks/analyst_screenshot.py --out results/analyst_page.png
 """
@@ -56,13 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     store.close()
     server = None
     try:
-        server = start_server(url, "demo-sim", args.port, env={"STUDY_ANALYST_PASSWORD": PASSWORD})
+        server = start_server(url, "demo-sim", args.port, env={"STUDY_ANALYST_PASSWORD": PASSWORD},
+                              verb="analyst")
         from playwright.sync_api import sync_playwright
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium,
                                          headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1100, "height": 1400})
-            page.goto(f"http://127.0.0.1:{args.port}/analyst")
+            page.goto(f"http://127.0.0.1:{args.port}/")
             box = page.get_by_label("Analyst password", exact=True)
             box.wait_for(timeout=90_000)
             box.fill(PASSWORD)
@@ -93,18 +94,19 @@ def write_provenance(out: Path, prov: dict, respondents: int, chromium: str) -> 
     hw = prov["hardware"]
     text = "\n".join([
         f"# {out.name}: how it was made", "",
-        "A screenshot of the analyst page (`/analyst`) taken by a real browser: Debian's Chromium driven",
-        f"by Playwright (`executable_path={chromium}`, headless).", "",
+        "A screenshot of the analyst page (its own server, `python -m study_app analyst`) taken by a",
+        f"real browser: Debian's Chromium driven by Playwright (`executable_path={chromium}`, headless).", "",
         f"- command: `{prov['command']}`",
         f"- commit: `{prov['commit']}`",
         f"- hardware: {hw['cpu']}, {hw['cpu_cores']} cores, GPU: {hw['gpu']}",
+        f"- load average at start: {', '.join(f'{x:.2f}' for x in prov.get('load_average') or []) or 'unknown'}",
         f"- date: {prov['date']}", "",
         "The script builds a throw-away study in a temporary folder (30 procedural stripe patterns as",
         "\"real\", 30 noisier ones as \"generated\" by a model named `paper`, 2 catch trials), fills it with",
         f"{respondents} respondents from `study_app.simulate` ({respondents - 2} answering each trial correctly "
         "with probability 0.55,",
-        "2 failing their catch trials so the exclusion counts show), serves it with `python -m study_app` and",
-        "`STUDY_ANALYST_PASSWORD` set, opens `/analyst`, types the password, waits for the Downloads section",
+        "2 failing their catch trials so the exclusion counts show), serves it with `python -m study_app analyst`",
+        "and `STUDY_ANALYST_PASSWORD` set, opens it, types the password, waits for the Downloads section",
         "and saves the whole page. Every number on it was computed by `study_app.analysis` from that",
         "simulated data; the page itself says the data are simulated.", ""])
     md = out.with_suffix(".md")

@@ -1,19 +1,23 @@
 """Load test of the study app: N respondents answering at once against a running server.
 
 Each simulated respondent is a client speaking Streamlit's own websocket protocol
-(benchmarks/_study_client.py): it opens its `?pid=` link, presses Start, answers every trial after
-a think time of 2 +/- 1 s (uniform) and fetches each image as a browser would; a share of clicks
-are double clicks. Consent and demographics are stored beforehand through the Store's public API (they are one
-form each and not what a study's load is made of); everything after is the real app.
+(benchmarks/_study_client.py): it opens its `?pid=` link, presses Start, and answers every trial as
+the trial component does in a browser (its "answer" trigger, within the trial's fragment) after a
+think time of 2 +/- 1 s (uniform), fetching each image once and preloading the next ones into its
+cache as a browser does; a share of answers are sent twice (what a double click on plain buttons
+did; the component itself sends one). Consent and demographics are stored beforehand through the
+Store's public API (they are one form each and not what a study's load is made of); everything
+after is the real app.
 
 Measured per level: answers sent, saved, lost (sent, not in the database), duplicated (extra rows
-for one trial), mismatched (saved answer differs from the click), p50/p95/max time from the click
-to the next image on screen (script run finished and image bytes fetched), media errors, and the
-server's CPU and memory from /proc. Levels run one after another, each on a fresh study and a
-freshly started server, each bounded in time.
+for one trial), mismatched (saved answer differs from the click), answers refused with a reason
+and pressed again, p50/p95/max time from the click to the next image on screen (script run
+finished and image bytes in the cache), media errors, and the servers' CPU (seconds per answer,
+which other jobs on the machine disturb far less than latency) and memory from /proc. Levels run
+one after another, each on a fresh study and freshly started servers, each bounded in time.
 
-  python benchmarks/study_load.py --levels 60 --out results/study_load
-  python benchmarks/study_load.py --levels 60,100,150,200 --db postgres --servers 2
+  python benchmarks/study_load.py --levels 20,40,60
+  python benchmarks/study_load.py --levels 20,40,60 --db postgres --servers 2
 """
 from __future__ import annotations
 
@@ -133,15 +137,19 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
         "double_clicks": sum(r.double_clicks for r in results),
         "media_errors": sum(r.media_errors for r in results),
         "server_error_pages": sum(len(r.server_errors) for r in results),
+        "refused_pressed_again": sum(len(r.refused) for r in results),
         "finished_in_db": int(resp.loc[resp["respondent_id"] != warm[0], "finished_at"].notna().sum()),
         "p50_ms": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
         "p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
         "max_ms": round(float(lat.max()), 1) if len(lat) else None,
         "answers_per_s": round(len(sent) / wall, 1), "wall_s": round(wall, 1),
         **server,
+        # CPU seconds per answer: far less sensitive to other jobs on the machine than latency.
+        "server_cpu_ms_per_answer": round(1000 * server["server_cpu_s"] / max(1, len(saved)), 1),
         "client_cpu_s": round((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), 1),
         "error_examples": sorted({r.error for r in results if r.error}
-                                 | {e.split("\n")[0] for r in results for e in r.server_errors})[:3],
+                                 | {e.split("\n")[0] for r in results for e in r.server_errors}
+                                 | {e for r in results for e in r.refused})[:3],
     }
     row["goal_met"] = bool(row["lost"] == 0 and row["duplicated"] == 0 and row["mismatched"] == 0
                            and row["errors"] == 0 and row["server_error_pages"] == 0 and row["timed_out"] == 0
@@ -150,8 +158,9 @@ async def run_level(args, url: str, n: int, work: Path, level_idx: int) -> dict:
 
 
 COLUMNS = ["respondents", "servers", "db", "completed", "timed_out", "in_flight_at_limit", "answers_sent", "answers_saved", "lost",
-           "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages", "p50_ms", "p95_ms",
-           "max_ms", "answers_per_s", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
+           "duplicated", "mismatched", "double_clicks", "media_errors", "server_error_pages",
+           "refused_pressed_again", "p50_ms", "p95_ms",
+           "max_ms", "answers_per_s", "server_cpu_ms_per_answer", "server_cpu_mean_pct", "server_cpu_peak_2s_pct",
            "server_rss_peak_mib", "client_cpu_s", "goal_met"]
 
 
@@ -169,13 +178,16 @@ def markdown(rows: list[dict], prov: dict) -> str:
              f"- date: {prov['date']}", _hardware_line(prov),
              f"- versions: {json.dumps(prov['versions'])}", "",
              "Each respondent is a websocket client speaking Streamlit's protocol (no browser), "
-             f"answering {2 * args.per_class} trials with a think time of {args.think} +/- "
-             f"{args.jitter} s and fetching every image over HTTP; {100 * args.double_click:.0f} % "
-             "of clicks are double clicks. A client that gets an error page instead of the next "
+             f"answering {2 * args.per_class} trials through the trial component with a think time "
+             f"of {args.think} +/- {args.jitter} s, fetching each image over HTTP once and "
+             f"preloading the next ones as a browser does; {100 * args.double_click:.0f} % of "
+             "answers are sent twice. A client that gets an error page instead of the next "
              "image reloads its link (as a person would; at most 3 times) and goes on from the next "
-             "unanswered trial; server_error_pages counts those, lost counts clicks whose answer "
-             "never reached the database. Latency = click sent -> next image's script run "
-             "finished and its bytes fetched. The load generator runs on the same machine as the "
+             "unanswered trial; server_error_pages counts those, refused_pressed_again the answers "
+             "refused with a reason (a busy database) and sent again, lost the clicks whose answer "
+             "never reached the database. Latency = answer sent -> next trial's script run "
+             "finished and its image in the cache. server_cpu_ms_per_answer = the servers' CPU "
+             "seconds over the level / answers saved. The load generator runs on the same machine as the "
              "server(s) and shares its cores (the load average at start is above); other jobs make "
              "absolute numbers noisy, so compare rows of one run. Server CPU: 100 % = one core. Goal: 0 lost, 0 "
              f"duplicated, p95 < {GOAL_P95_MS:.0f} ms.", "",

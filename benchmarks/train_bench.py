@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._provenance import markdown_table, write_bench  # noqa: E402
 from inkwash.cli import setup_logging  # noqa: E402
-from train import config, loop  # noqa: E402
+from train import config, loop, precision  # noqa: E402
 from train.data import Dataset  # noqa: E402
 
 PAPER_HOURS = 15.0
@@ -39,11 +39,12 @@ def synthetic_dataset(n: int, resolution: int) -> Dataset:
     return Dataset.from_arrays(rng.integers(0, 256, (n, resolution, resolution, 3), dtype=np.uint8))
 
 
-def variants(cuda: bool) -> list[dict]:
+def variants(bf16: bool) -> list[dict]:
+    """fp32 rows for every model; bf16 rows (and bf16 + compile) where the GPU has native bf16."""
     rows = [dict(model=m, dtype="fp32", hsv_loss="swd" if m == "paper" else "off", compile=False)
             for m in ("paper", "dcgan", "mlp")]
     rows.append(dict(model="paper", dtype="fp32", hsv_loss="off", compile=False))
-    if cuda:
+    if bf16:
         rows += [dict(model=m, dtype="bf16", hsv_loss="swd" if m == "paper" else "off", compile=False)
                  for m in ("paper", "dcgan", "mlp")]
         rows.append(dict(model="paper", dtype="bf16", hsv_loss="swd", compile=True))
@@ -71,7 +72,8 @@ def _bench(argv: list[str] | None) -> int:
     rows = []
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        for v in variants(cuda):
+        native_bf16 = cuda and precision.detect(torch.device("cuda"), "auto").bf16
+        for v in variants(native_bf16):
             if args.only and v["model"] not in args.only.split(","):
                 continue
             cfg = config.resolve(dict(preset="paper", model=v["model"], resolution=res, dtype=v["dtype"],
@@ -85,7 +87,8 @@ def _bench(argv: list[str] | None) -> int:
             hours = spi * SCHEDULE_ITERS / 3600
             rows.append({"model": v["model"], "resolution": res, "device": info["device"], "dtype": info["dtype"],
                          "hsv_loss": v["hsv_loss"], "compile": v["compile"], "batch": args.batch_size,
-                         "n_critic": cfg.n_critic, "iters_timed": info["step_iters_timed"],
+                         "n_critic": cfg.n_critic, "data_placement": info["data_placement"],
+                         "iters_timed": info["step_iters_timed"],
                          "seconds_per_iter": round(spi, 4), "schedule_16k_hours": round(hours, 3),
                          "ratio_to_paper_15h": round(hours / PAPER_HOURS, 4)})
             print(markdown_table(rows[-1:]), file=sys.stderr)

@@ -77,7 +77,10 @@ def _find_image(study: Path, row: dict) -> Path:
 
 
 def read_study(study: Path) -> list[dict]:
-    """Rows of images.csv with their image file, is_generated as bool and fool_rate as float."""
+    """Rows of images.csv with their image file, is_generated as bool and fool_rate as float: the
+    main images only when the export says which are which (practice images are not scored and an
+    attention-check image carries an instruction, not a pattern). `python -m study_app export`
+    writes the files as images/<image_id>.png and their paths in a path column."""
     path = Path(study) / "images.csv"
     if not path.is_file():
         raise StudyError(f"{path}: not found; pass the folder written by `python -m study_app export`")
@@ -90,6 +93,8 @@ def read_study(study: Path) -> list[dict]:
         raise StudyError(f"{path}: missing column(s) {', '.join(missing)}; re-export the study")
     out = []
     for i, r in enumerate(rows, start=2):
+        if r.get("kind", "main") != "main":
+            continue
         try:
             gen = _bool(r["is_generated"])
             fool = float(r["fool_rate"]) if r["fool_rate"] not in ("", None) else float("nan")

@@ -10,8 +10,13 @@ real image, in two spaces:
 - `incv3`: Euclidean distance between Inception-v3 pool3 features, when features are given
   (originals only; flips would need four feature passes).
 
-The real set is the unamplified originals, de-duplicated (an exact copy or a flipped copy of another
-original is dropped), since duplicates would make real-to-real distances zero. The threshold is the
+Besides the nearest neighbours, `near_duplicate` flags each generated image that is a perceptual
+near-duplicate of a real original or of one of its flips: the measure `python -m train prepare`
+reports within a data folder (train.near_duplicates: the same picture resized, re-encoded or
+slightly cropped), with its own fixed threshold.
+
+The real set is the unamplified originals, de-duplicated (an exact copy, a flipped copy or a
+near-duplicate of another original is dropped), since duplicates would make real-to-real distances zero. The threshold is the
 5th percentile of the real set's leave-one-out nearest-neighbour distances (an original's flips are
 left out with it); a generated image closer than that to some real image is flagged.
 """
@@ -26,6 +31,7 @@ from PIL import Image
 from evalkit.metrics import pairwise_distances
 from inkwash.cli import UserError
 from inkwash.hashing import sha256_bytes
+from train import near_duplicates as nd
 from train.images import grid
 
 log = logging.getLogger(__name__)
@@ -75,7 +81,8 @@ def cone_vectors(images_u8: np.ndarray, size: int = PIXEL_SIZE) -> tuple[np.ndar
 
 
 def dedupe(images_u8: np.ndarray) -> np.ndarray:
-    """Indices of the images to keep: the first of each group of exact or flipped copies."""
+    """Indices of the images to keep: the first of each group of exact or flipped copies and of
+    perceptual near-duplicates (train.near_duplicates)."""
     seen: set[str] = set()
     keep = []
     for i, im in enumerate(images_u8):
@@ -83,7 +90,23 @@ def dedupe(images_u8: np.ndarray) -> np.ndarray:
         if key not in seen:
             seen.add(key)
             keep.append(i)
-    return np.asarray(keep, np.int64)
+    copies = {i for i, _, _ in nd.find(nd.fingerprint(images_u8[keep]))}
+    return np.asarray([k for n, k in enumerate(keep) if n not in copies], np.int64)
+
+
+def near_duplicates_of_real(gen_u8: np.ndarray, real_u8: np.ndarray) -> dict:
+    """Each generated image that is a perceptual near-duplicate of a real image or of its flip.
+
+    Returns {"flagged" (N,) bool, "flagged_share", "distance" (N,) (NaN: none), "nn_index" (N,) into
+    real_u8 (-1: none), "nn_flip", "distance_max", "measure"}."""
+    m = len(real_u8)
+    found = nd.find(nd.fingerprint(gen_u8), nd.fingerprint(np.concatenate([_flip(real_u8, f) for f in FLIPS])))
+    distance, index, flip = np.full(len(gen_u8), np.nan), np.full(len(gen_u8), -1, np.int64), ["none"] * len(gen_u8)
+    for i, v, d in found:
+        distance[i], index[i], flip[i] = d, v % m, FLIPS[v // m]
+    flagged = index >= 0
+    return {"flagged": flagged, "flagged_share": float(flagged.mean()) if len(flagged) else 0.0, "distance": distance,
+            "nn_index": index, "nn_flip": flip, "distance_max": nd.DISTANCE_MAX, "measure": "train.near_duplicates"}
 
 
 def nn_search(gen: np.ndarray, real_variants: np.ndarray, owner: np.ndarray, scale: float = 1.0
@@ -129,13 +152,14 @@ def memorisation(gen_u8: np.ndarray, real_u8: np.ndarray, gen_incv3: np.ndarray 
         real_u8: (M, H', W', 3) uint8 unamplified real originals (duplicates are dropped here).
         gen_incv3, real_incv3: optional pool3 features of the same images (rows aligned).
     Returns:
-        {"hsv64": {...}, "incv3": {...} or None, "real_kept": indices of real_u8 used, "cone": name}
-        where each space has threshold, flagged_share, flagged (N,), nn_median, nn_dist (N,),
-        nn_index (N,) into real_u8, nn_flip.
+        {"hsv64": {...}, "incv3": {...} or None, "near_duplicate": {...}, "real_kept": indices of
+        real_u8 used, "cone": name} where each space has threshold, flagged_share, flagged (N,),
+        nn_median, nn_dist (N,), nn_index (N,) into real_u8, nn_flip; near_duplicate as
+        near_duplicates_of_real (nn_index into real_u8).
     """
     keep = dedupe(real_u8)
     if len(keep) < len(real_u8):
-        log.info("memorisation: %d of %d real images are exact or flipped duplicates; dropped",
+        log.info("memorisation: %d of %d real images are exact, flipped or near-duplicates; dropped",
                  len(real_u8) - len(keep), len(real_u8))
     real = real_u8[keep]
     m = len(real)
@@ -145,7 +169,9 @@ def memorisation(gen_u8: np.ndarray, real_u8: np.ndarray, gen_incv3: np.ndarray 
     gen_dist, gen_var, real_loo = nn_search(gen_vec, variants, owner, scale=float(np.sqrt(PIXEL_SIZE ** 2)))
     hsv = _summary(gen_dist, real_loo, percentile)
     hsv.update(nn_dist=gen_dist, nn_index=keep[gen_var % m], nn_flip=[FLIPS[v // m] for v in gen_var])
-    out = {"hsv64": hsv, "incv3": None, "real_kept": keep, "cone": cone_name}
+    near = near_duplicates_of_real(gen_u8, real)
+    near["nn_index"] = np.where(near["flagged"], keep[np.maximum(near["nn_index"], 0)], -1)
+    out = {"hsv64": hsv, "incv3": None, "near_duplicate": near, "real_kept": keep, "cone": cone_name}
     if gen_incv3 is not None and real_incv3 is not None:
         r = np.asarray(real_incv3)[keep]
         d, idx, loo = nn_search(np.asarray(gen_incv3), r, np.arange(m))

@@ -1,8 +1,9 @@
-"""python -m export onnx|sample|design|studio ...: export a run to ONNX, sample a model, make design sheets,
-serve the design studio."""
+"""python -m export onnx|sample|design|env|studio ...: export a run to ONNX, sample a model, make design
+sheets, say which onnxruntime this machine has, serve the design studio."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ def onnx_run(args: argparse.Namespace) -> int:
 
 
 def sample_args(p: argparse.ArgumentParser) -> None:
+    from export.providers import describe_distribution
     from train.device import DEVICES
     p.add_argument("model", type=Path, nargs="?", default=SampleConfig.model,
                    help="generator.onnx (omit with --torch)")
@@ -44,9 +46,11 @@ def sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=cli.positive_int, default=SampleConfig.batch_size,
                    help="images per inference call")
     p.add_argument("--device", choices=DEVICES, default=SampleConfig.device,
-                   help="cuda fails without a working CUDA provider; auto falls back to the CPU")
-    p.add_argument("--label", type=int, default=SampleConfig.label,
-                   help="conditional models: class index of every image; None: cycle through the classes")
+                   help=f"onnxruntime here: {describe_distribution()}. cuda fails unless its CUDA provider "
+                        "starts; auto falls back to the CPU (python -m export env says which provider starts)")
+    p.add_argument("--label", default=SampleConfig.label,
+                   help="conditional models: class of every image, as an index or a name from the model's "
+                        "class_names; none: cycle through the classes")
     p.add_argument("--torch", type=Path, default=SampleConfig.torch, metavar="RUN_DIR",
                    help="sample RUN_DIR/checkpoints/latest.pt in PyTorch instead (for comparison)")
     p.add_argument("--workers", type=cli.positive_int, default=SampleConfig.workers,
@@ -64,10 +68,22 @@ def sample_run(args: argparse.Namespace) -> int:
         sampler = TorchSampler(cfg.torch / "checkpoints" / "latest.pt", cfg.device)
     else:
         sampler = load_sampler(cfg.model, cfg.device)
+    label = None if cfg.label is None else sampler.class_index(cfg.label)
     log.info("sampling %d images on %s -> %s", cfg.n, sampler.provider, cfg.out)
-    write_samples(sampler, cfg.n, cfg.out, cfg.seed, cfg.format, cfg.grid, cfg.batch_size, cfg.label,
+    write_samples(sampler, cfg.n, cfg.out, cfg.seed, cfg.format, cfg.grid, cfg.batch_size, label,
                   cfg.workers, cfg.quiet)
     print(cfg.out)
+    return 0
+
+
+def env_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+
+def env_run(args: argparse.Namespace) -> int:
+    from export import env
+    r = env.report()
+    print(json.dumps(r, indent=2) if args.json else env.format_report(r))
     return 0
 
 
@@ -113,6 +129,14 @@ COMMAND = cli.Command(
                              "DIR/designs.csv.",
                  example="python -m export design runs/demo/export/generator.onnx --out designs --n 12 "
                          "--seed 0 --repeat-scale 0.3 --rotation 15"),
+        cli.Verb("env", "which onnxruntime build this machine has and which providers really start", env_args,
+                 env_run,
+                 description="Say which onnxruntime distribution is installed (onnxruntime-gpu or onnxruntime), "
+                             "its version and compiled-in providers, whether its CUDA provider really starts "
+                             "here (tried on a one-node model, the cause when it does not), the provider "
+                             "--device auto will use, and torch's CUDA, with a warning when their CUDA or "
+                             "cuDNN major versions differ.",
+                 example="python -m export env --json"),
         cli.Verb("studio", "the design studio: explore a model in the browser, leave with files", studio_args,
                  studio_run,
                  description="Serve the design studio (Streamlit, on this machine): pick an exported model, "

@@ -27,7 +27,7 @@ class SampleConfig:
     grid: bool = False               # also write grid.png, a contact sheet of the first 64 images
     batch_size: int = 64             # images per inference call
     device: str = "auto"             # auto | cpu | cuda (onnxruntime execution provider, or torch device)
-    label: int | None = None         # conditional models: class of every image; None = cycle through classes
+    label: str | None = None         # conditional models: class index or name of every image; None = cycle
     torch: Path | None = None        # sample this run folder's checkpoint in PyTorch instead of an ONNX file
     workers: int | None = None       # PNG writer processes; None = min(8, CPU count)
     quiet: bool = False              # no progress bar

@@ -35,6 +35,16 @@ from train.device import DEVICES
 
 log = logging.getLogger(__name__)
 
+# Where the promise of identical bytes holds (also written into every sheet's sidecar).
+BYTE_IDENTICAL = (
+    "The PNG and PDF repeat byte for byte for the same model file, options and seed on the same machine, "
+    "with the same execution provider and the same versions of onnxruntime, numpy, Pillow and matplotlib "
+    "(on CUDA also the same GPU model, driver, CUDA and cuDNN). design runs onnxruntime with deterministic "
+    "compute and, on CUDA, a fixed cuDNN convolution algorithm (no timing search, which can pick another "
+    "kernel in another session) and no TF32. Another machine, provider or library version can move a "
+    "pixel by a grey level, and so change the bytes.")
+REPRO_PACKAGES = ("numpy", "onnxruntime", "onnxruntime-gpu", "pillow", "matplotlib")
+
 
 @dataclass
 class DesignConfig:
@@ -49,7 +59,7 @@ class DesignConfig:
     band: float = tiling.DEFAULT_BAND          # seam band per side, fraction of the tile size, (0, 0.5]
     steps: int = 8                             # images per strip (variations, interpolation, classes)
     sigma: float = 0.3                         # largest variation strength (latent mix, see sheets.variation_latents)
-    label: int | None = None                   # conditional models: class of every design; None = seed % classes
+    label: str | None = None                   # conditional models: class index or name; None = seed % classes
     recipe: list[str] | None = None            # studio recipes (export.studio.recipes), one sheet each, instead of seeds
     device: str = "auto"                       # auto | cpu | cuda (onnxruntime execution provider)
     pdf: bool = True                           # also write the PDF sheet
@@ -72,8 +82,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--band", type=float, default=d.band, help="seam band on each side, fraction of the tile size")
     p.add_argument("--steps", type=int, default=d.steps, help="images per variation / interpolation / class strip")
     p.add_argument("--sigma", type=float, default=d.sigma, help="largest latent variation strength")
-    p.add_argument("--label", type=int, default=d.label,
-                   help="conditional models: class index of every design; none = seed %% number of classes")
+    p.add_argument("--label", default=d.label,
+                   help="conditional models: class of every design, as an index or a name from the model's "
+                        "class_names; none = seed %% number of classes")
     p.add_argument("--recipe", action="append", default=d.recipe, metavar="RECIPE",
                    help="a design studio recipe (e.g. 1a2b3c4d:around(seed(3),seed(7);spread=0.5,draw=2)): one "
                         "sheet for it instead of seeds; repeat for several; with it, leave --n and --seed out")
@@ -146,7 +157,7 @@ def seed_origin(sampler, seed: int) -> Origin:
                   {"seed": seed, "latents": "sampler.latents(1, seed)[0]"}, {"to_seed": seed + 1})
 
 
-def _command(cfg: DesignConfig, origin: Origin, names: list[str]) -> str:
+def _command(cfg: DesignConfig, origin: Origin, names: list[str], label: int | None) -> str:
     """The command that reproduces one sheet (model by file name; its SHA-256 is on the sheet)."""
     d = DesignConfig
     opts = [("--garments", ",".join(names), d.garments),
@@ -155,7 +166,7 @@ def _command(cfg: DesignConfig, origin: Origin, names: list[str]) -> str:
             ("--band", f"{cfg.band:g}", f"{d.band:g}"), ("--steps", str(cfg.steps), str(d.steps)),
             ("--sigma", f"{cfg.sigma:g}", f"{d.sigma:g}")]
     if cfg.label is not None:
-        opts.append(("--label", str(cfg.label), None))
+        opts.append(("--label", str(label), None))  # the index: no quoting of class names needed
     words = [f"{flag} {value}" for flag, value, default in opts if not (origin.brief and value == default)]
     return " ".join([f"python -m export design {cfg.model.name} --out DIR {origin.args}", *words])
 
@@ -173,17 +184,14 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
     walk_z = sheets.slerp(z, o.z_next, t)
     batch = [z[None], var_z, walk_z]
     conditional = sampler.num_classes > 0
+    c = None if cfg.label is None else sampler.class_index(cfg.label)  # unconditional models refuse --label
     if conditional:
-        c = next(x for x in (o.label, cfg.label, o.variation_seed % sampler.num_classes) if x is not None)
-        if not 0 <= c < sampler.num_classes:
-            raise UserError(f"--label: must be in 0..{sampler.num_classes - 1} for {cfg.model}, got {c}")
+        c = next(x for x in (o.label, c, o.variation_seed % sampler.num_classes) if x is not None)
         sweep = _sweep_classes(sampler.num_classes, k)
         batch.append(np.repeat(z[None], len(sweep), axis=0))
         labels = np.concatenate([np.full(1 + 2 * k, c, np.int64), sweep])
     else:
-        if cfg.label is not None:
-            raise UserError(f"--label: {cfg.model} is an unconditional model; drop --label")
-        c, sweep, labels = None, np.zeros(0, np.int64), None
+        sweep, labels = np.zeros(0, np.int64), None
     latents = np.concatenate(batch).astype(np.float32)
     images = sampler.generate(latents, labels, batch_size=len(latents))  # one fixed batch per design
     pattern = images[0]
@@ -210,7 +218,7 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
     content = sheets.SheetContent(
         design_id=design_id, pattern_u8=pattern, tile_u8=tile.tile_u8,
         garments_u8=sheets.garment_row(tile.tile_u8, names, cfg.repeat_scale, cfg.rotation),
-        strips=strips, header_lines=header, command=_command(cfg, o, names),
+        strips=strips, header_lines=header, command=_command(cfg, o, names, c),
         seam_before=tile.seam_before, seam_after=tile.seam_after)
     sidecar = {
         "design_id": design_id, **o.record,
@@ -237,7 +245,8 @@ def make_sheets(cfg: DesignConfig) -> list[dict]:
     from export.onnx_export import versions
 
     names = check_config(cfg)
-    sampler = load_sampler(cfg.model, cfg.device)
+    sampler = load_sampler(cfg.model, cfg.device, deterministic=True)
+    repro = reproducibility(sampler)
     model_sha256 = sampler.meta.get("model_sha256") or sha256_file(cfg.model)
     jobs = [(seed, cfg.label, None) for seed in range(cfg.seed, cfg.seed + cfg.n)]  # (seed, label, origin)
     if cfg.recipe:
@@ -252,7 +261,7 @@ def make_sheets(cfg: DesignConfig) -> list[dict]:
         sheet = sheets.compose_sheet(content)
         tile_path = cfg.out / "tiles" / f"{content.design_id}_tile.png"
         write_bytes(tile_path, sheets.png_bytes(tile.tile_u8))
-        sidecar.update(date=date, tile=str(tile_path.relative_to(cfg.out)), versions=versions(),
+        sidecar.update(date=date, tile=str(tile_path.relative_to(cfg.out)), versions=versions(), reproducibility=repro,
                        full_command=" ".join(["python -m export design", *map(str, _argv_of(cfg))]))
         files = sheets.write_sheet(cfg.out / content.design_id, sheet, content.design_id, sidecar, cfg.pdf)
         rows.append({"design_id": content.design_id, "seed": seed, "class": sidecar["class"],
@@ -262,6 +271,20 @@ def make_sheets(cfg: DesignConfig) -> list[dict]:
                      **({"recipe": text} if cfg.recipe else {})})
     _write_csv(cfg.out / "designs.csv", rows)
     return rows
+
+
+def reproducibility(sampler) -> dict:
+    """Where this sheet's bytes repeat: the statement, the provider and its options, the libraries."""
+    from export.providers import CUDA, build_info
+    out = {"byte_identical": BYTE_IDENTICAL, "provider": sampler.provider,
+           "provider_options": sampler.provider_options, "deterministic_compute": True,
+           "versions": provenance.versions(REPRO_PACKAGES)}
+    if sampler.provider == CUDA:
+        import torch
+        info = build_info()
+        out.update(gpu=provenance.gpu_names() if torch.cuda.is_available() else "unknown (this torch has no CUDA)",
+                   onnxruntime_cuda=info["cuda_version"], onnxruntime_cudnn_major=info["cudnn_major"])
+    return out
 
 
 def _argv_of(cfg: DesignConfig) -> list[str]:

@@ -6,12 +6,15 @@
     images_u8 = s.sample(16, seed=0)   # uint8 (16, H, W, 3)
 
 Latents come from `make_latents` (NumPy PCG64, the same on every machine); images are quantised
-by `train.images.to_uint8`, the quantisation of every PNG the toolkit writes.
+by `train.images.to_uint8`, the quantisation of every PNG the toolkit writes (on a GPU by
+`to_uint8_on_device`, byte for byte the same, so only uint8 is copied to the host). Which
+provider a session runs on is decided in `export.providers`.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,73 +22,36 @@ import numpy as np
 import torch
 
 from export.onnx_export import INPUT_LABELS, INPUT_Z, META_PREFIX, OUTPUT, default_labels, make_latents
+from export.providers import CUDA, ModelFileError, open_session
 from inkwash.cli import UserError
 from inkwash.hashing import sha256_file
 from train import checkpoint as ckpt
-from train.device import DEVICES, DeviceError, resolve_device
+from train.device import DeviceError, resolve_device  # noqa: F401 (DeviceError: raised for device="cuda")
 from train.images import to_uint8
 from train.models import ModelSpec
 
 log = logging.getLogger(__name__)
 
-CPU = "CPUExecutionProvider"
-CUDA = "CUDAExecutionProvider"
-_said_cpu_fallback = False  # "auto" tells about falling back to the CPU once per process
+
+def to_uint8_on_device(x: torch.Tensor) -> torch.Tensor:
+    """Float NCHW in [-1, 1] -> uint8 NHWC on x's own device: round(clip((x + 1) / 2 * 255)), the same
+    float32 operations as `train.images.to_uint8` (both round half to even), so the bytes are equal."""
+    u = ((x.float() + 1.0) * 127.5).clamp_(0.0, 255.0).round_().to(torch.uint8)
+    return u.permute(0, 2, 3, 1).contiguous()
 
 
-class ModelFileError(UserError):
-    """A model file that cannot be used (missing, not ONNX, checksum mismatch); the message names it."""
+def bind(bind_fn, name: str, t: torch.Tensor) -> None:
+    """Bind a torch tensor to an onnxruntime I/O binding on the device it really lives on."""
+    dtype = {torch.float32: np.float32, torch.int64: np.int64}[t.dtype]
+    bind_fn(name, t.device.type, t.device.index or 0, dtype, list(t.shape), t.data_ptr())
 
 
-def _cuda_reason() -> str | None:
-    """None when the CUDA provider can work here, else why not (decided before asking onnxruntime,
-    whose GPU wheel lists CUDA as available even on machines with no GPU, then logs errors)."""
-    import onnxruntime as ort
-    if CUDA not in ort.get_available_providers():
-        return f"this onnxruntime build ({ort.__version__}) has no CUDAExecutionProvider; install onnxruntime-gpu"
-    if not torch.cuda.is_available():
-        return "no CUDA GPU is visible (torch.cuda.is_available() is False)"
-    return None
-
-
-def _session(path: Path, providers: list[str], threads: int | None = None):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.log_severity_level = 3  # errors only: no provider warnings on CPU machines
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = threads or 0  # 0: onnxruntime's default (one per physical core)
-    so.inter_op_num_threads = 1  # the graph is a chain: no parallel branches to run
-    # Idle worker threads sleep instead of spinning. On a busy CPU spinning steals the cores the
-    # other threads need: benchmarks/sample_bench.py's "session settings" table measured sleeping
-    # fastest at load 13-16. On an idle 2-core machine spinning is about 12 % faster at 64 px
-    # (results/sample_bench.md); we keep the setting that does not collapse under load.
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(path), so, providers=providers)
-    except Exception as e:  # truncated, not ONNX, or an unsupported graph
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelFileError(f"{path}: not a usable ONNX model ({first[:200]}); re-export it with "
-                             f"python -m export onnx RUN_DIR") from None
-
-
-def _open_session(path: Path, device: str, threads: int | None = None):
-    """Create the session on `device` and check which provider it really uses."""
-    global _said_cpu_fallback
-    if device not in DEVICES:
-        raise UserError(f"device: unknown {device!r}; choose one of {', '.join(DEVICES)}")
-    reason = None if device == "cpu" else _cuda_reason()
-    if device == "cuda" and reason:
-        raise DeviceError(f"device=cuda: no working CUDA execution provider ({reason}); use device='cpu' or 'auto'")
-    providers = [CPU] if device == "cpu" or reason else [CUDA, CPU]
-    sess = _session(path, providers, threads)
-    used = sess.get_providers()[0]
-    if device == "cuda" and used != CUDA:
-        raise DeviceError(f"device=cuda: onnxruntime could not start the CUDA provider for {path} "
-                           f"(it runs on {used}); check the CUDA 13 / cuDNN 9 libraries or use device='cpu'")
-    if device == "auto" and used != CUDA and not _said_cpu_fallback:
-        _said_cpu_fallback = True
-        log.info("device=auto: running on %s (%s)", used, reason or "the CUDA provider did not start")
-    return sess
+def binding_device(sess) -> torch.device | None:
+    """The torch device for I/O binding: the CUDA device of the session's CUDA provider when this torch
+    has CUDA; None (NumPy in, NumPy out, onnxruntime copies) on the CPU provider or a CPU build of torch."""
+    if sess.get_providers()[0] != CUDA or not torch.cuda.is_available():
+        return None
+    return torch.device("cuda", int(sess.get_provider_options()[CUDA]["device_id"]))
 
 
 def _metadata(path: Path, sess) -> dict:
@@ -134,6 +100,8 @@ class Sampler:
         self.meta = meta
         self.spec: ModelSpec = spec_of(meta)
         self.provider: str = sess.get_providers()[0]
+        self.provider_options: dict = sess.get_provider_options().get(self.provider, {})
+        self.bind_device: torch.device | None = binding_device(sess)
 
     @property
     def resolution(self) -> int:
@@ -171,22 +139,44 @@ class Sampler:
             raise UserError(f"labels: must be in 0..{self.num_classes - 1} for {self.path}")
         return np.ascontiguousarray(labels)
 
+    def class_index(self, label: int | str, flag: str = "--label") -> int:
+        """A class given by index ("2") or by name (from the sidecar's class_names) -> its index.
+        Unknown classes are a UserError naming `flag` and listing the classes."""
+        names = self.class_names or [str(i) for i in range(self.num_classes)]
+        listed = ", ".join(f"{i} {n}" for i, n in enumerate(names))
+        if self.num_classes == 0:
+            raise UserError(f"{flag}: {self.path} is an unconditional model; drop {flag}")
+        text = str(label).strip()
+        by_name = names.index(text) if text in names else None
+        by_index = int(text) if re.fullmatch(r"[0-9]+", text) else None
+        if by_name is not None and by_index is not None and by_name != by_index:
+            raise UserError(f"{flag} {text}: ambiguous, class {by_name} is named {text!r}; "
+                            f"the classes of {self.path.name} are: {listed}")
+        index = by_name if by_name is not None else by_index
+        if index is None or not 0 <= index < self.num_classes:
+            raise UserError(f"{flag} {text}: no such class in {self.path.name}; give an index or a name "
+                            f"from: {listed}")
+        return index
+
     def _run(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         """One batch -> uint8 (b, H, W, 3)."""
-        if self.provider != CUDA:
+        if self.bind_device is None:
             feed = {INPUT_Z: z} if y is None else {INPUT_Z: z, INPUT_LABELS: y}
             return to_uint8(self.session.run([OUTPUT], feed)[0])
-        # CUDA: I/O binding, output written into a torch CUDA tensor and kept there until to_uint8.
+        # I/O binding: inputs and output stay on the provider's device, and the images are
+        # quantised there, so only uint8 crosses to the host (a quarter of the fp32 bytes).
         io = self.session.io_binding()
-        zt = torch.from_numpy(z).cuda()
-        io.bind_input(INPUT_Z, "cuda", 0, np.float32, list(zt.shape), zt.data_ptr())
+        zt = torch.from_numpy(z).to(self.bind_device)
+        bind(io.bind_input, INPUT_Z, zt)
         if y is not None:
-            yt = torch.from_numpy(y).cuda()
-            io.bind_input(INPUT_LABELS, "cuda", 0, np.int64, list(yt.shape), yt.data_ptr())
-        out = torch.empty((len(z), 3, self.resolution, self.resolution), device="cuda", dtype=torch.float32)
-        io.bind_output(OUTPUT, "cuda", 0, np.float32, list(out.shape), out.data_ptr())
+            yt = torch.from_numpy(y).to(self.bind_device)
+            bind(io.bind_input, INPUT_LABELS, yt)
+        out = torch.empty((len(z), 3, self.resolution, self.resolution), device=zt.device, dtype=torch.float32)
+        bind(io.bind_output, OUTPUT, out)
+        io.synchronize_inputs()
         self.session.run_with_iobinding(io)
-        return to_uint8(out)
+        io.synchronize_outputs()
+        return to_uint8_on_device(out).cpu().numpy()
 
     def iter_batches(self, latents: np.ndarray, labels=None, batch_size: int = 64) -> Iterator[np.ndarray]:
         """Yield uint8 (b, H, W, 3) batches for `latents` (float32 (n, latent_dim)), in order."""
@@ -212,10 +202,13 @@ class Sampler:
         return self.generate(self.latents(n, seed), labels, batch_size)
 
 
-def load_sampler(path: Path | str, device: str = "auto", threads: int | None = None) -> Sampler:
+def load_sampler(path: Path | str, device: str = "auto", threads: int | None = None,
+                 deterministic: bool = False) -> Sampler:
     """Open an exported generator on `device` ("auto" | "cpu" | "cuda").
 
     `threads`: onnxruntime intra-op threads on the CPU (None: one per physical core).
+    `deterministic`: onnxruntime's deterministic compute and, on CUDA, a fixed cuDNN convolution
+    algorithm instead of the timing search (export.providers.cuda_provider_options).
 
     The file is checked against its sidecar's SHA-256 (mismatch: ModelFileError); a missing sidecar
     is a warning and the metadata comes from the graph. "cuda" without a working CUDA provider
@@ -234,7 +227,7 @@ def load_sampler(path: Path | str, device: str = "auto", threads: int | None = N
         if expected is not None and sha256_file(path) != expected:
             raise ModelFileError(f"{path}: SHA-256 does not match its sidecar {sidecar.name}; the file changed "
                                  f"after export; re-export it with python -m export onnx RUN_DIR")
-    sess = _open_session(path, device, threads)
+    sess = open_session(path, device, threads, deterministic)
     return Sampler(path, sess, _metadata(path, sess))
 
 
@@ -252,9 +245,10 @@ class TorchSampler(Sampler):
                      "source_checkpoint_sha256": info["checkpoint_sha256"], "ema": info["ema"],
                      "iteration": info["iteration"]}
         self.provider = f"torch-{self.device.type}"
+        self.provider_options, self.bind_device = {}, None
 
     def _run(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         with torch.inference_mode():
             zt = torch.from_numpy(z).to(self.device)
             yt = None if y is None else torch.from_numpy(y).to(self.device)
-            return to_uint8(self.generator(zt, yt))
+            return to_uint8_on_device(self.generator(zt, yt)).cpu().numpy()

@@ -1,4 +1,4 @@
-"""`python -m study_app [serve] | create | export | simulate`: the study's command line.
+"""`python -m study_app [serve] | analyst | create | export | simulate`: the study's command line.
 
 Serve is the default verb: with no verb its flags sit on the top level. Each verb's module is
 imported only when that verb runs, so one verb's --help loads nothing another one needs.
@@ -18,8 +18,9 @@ def _lazy(module: str, name: str):
     return call
 
 
-def _verb(name: str, module: str, help: str, description: str, example: str) -> cli.Verb:
-    return cli.Verb(name, help, configure=_lazy(module, "configure"), run=_lazy(module, "run"),
+def _verb(name: str, module: str, help: str, description: str, example: str,
+          configure: str = "configure", run: str = "run") -> cli.Verb:
+    return cli.Verb(name, help, configure=_lazy(module, configure), run=_lazy(module, run),
                     description=description, example=example)
 
 
@@ -32,6 +33,11 @@ COMMAND = cli.Command(
     description="The human real-vs-generated study: set it up, serve it, export and simulate.",
     default=SERVE,
     verbs=[SERVE,
+           _verb("analyst", "serve", "serve the analyst page on its own port (a second server)",
+                 "Serve the analyst page (live progress, tables, statistics, downloads) as a "
+                 "second server with nothing else on it; respondents' servers never name it.",
+                 "python -m study_app analyst --db sqlite:///study.db --port 8502",
+                 configure="configure_analyst", run="run_analyst"),
            _verb("create", "create", "set a study up from image folders or an ONNX generator",
                  "Copy real and generated patterns into a new study's image store (opaque ids, "
                  "identical PNG encoding, one byte length) and record the study in the database.",

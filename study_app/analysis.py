@@ -49,7 +49,7 @@ def analyse(respondents: pd.DataFrame, trials: pd.DataFrame, images: pd.DataFram
     tr["simulated"] = tr["simulated"].astype("boolean").fillna(False).astype(bool)
     resp, s_binom = I.binomial_tests(resp)
     resp, s_sdt = I.signal_detection(resp)
-    img, models = I.fool_rates(tr, images)
+    img, models = I.fool_rates(tr, images, n_boot, seed)
     prog = T.progress(resp)
     st = {I.KEY_BINOMIAL: s_binom, I.KEY_ACCURACY: I.bootstrap_accuracy(resp, n_boot, seed),
           I.KEY_SDT: s_sdt, I.KEY_WELCH: I.welch_clothing(resp), I.KEY_GEE: I.gee_clothing(resp, tr),

@@ -10,8 +10,12 @@ from inkwash.hashing import sha256_text
 
 ENV_DB_URL = "STUDY_DB_URL"        # the database the app and every verb use unless --db is given
 ENV_STUDY = "STUDY_NAME"           # the study the app serves (default: the newest one)
+ENV_ROLE = "STUDY_ROLE"            # respondent (default): respondents' pages; analyst: the analyst page only
 DEFAULT_DB_URL = "sqlite:///study.db"
 DISPLAY_SIZE = 256                 # px; every study image is shown at this size (paper: 256x256)
+# ms an image must be on screen before it can be answered: the default double-click interval of
+# Windows and GNOME, so the second click of any double click lands on locked buttons.
+MIN_VIEW_MS = 500
 
 GENDERS = ("female", "male", "non-binary", "prefer not to say")
 AGE_BANDS = ("11-20", "21-30", "31-40", "41-50", "51-60", "61-70", "other")   # paper Table 5 + other
@@ -80,6 +84,7 @@ class StudyOptions:
     practice: int = 0                    # practice trials with feedback before the main ones (even: half real)
     catch: int = 0                       # attention-check trials mixed into the main ones
     display_size: int = DISPLAY_SIZE     # px, the size every image is stored and shown at
+    min_view_ms: int = MIN_VIEW_MS       # ms on screen before the buttons unlock; faster answers are refused
     generator_resolution: int = DISPLAY_SIZE  # px; below display_size both classes were upscaled alike
     models: tuple[str, ...] = ()         # names of the generators whose images are judged
     seed: int = 0                        # seed of the study set-up (image subsets; ids come from os.urandom)
@@ -120,6 +125,8 @@ class StudyConfig:
     disclose_ratio: bool = StudyOptions.disclose_ratio  # tell respondents that half the images are generated
     practice: int = StudyOptions.practice               # practice trials (even number; half real, half generated)
     catch: int = StudyOptions.catch                     # attention-check trials
+    min_view_ms: int = StudyOptions.min_view_ms         # minimum viewing time before an answer, ms
+    allow_mixed_sizes: tuple[str, ...] = ()             # sides (real, fake) whose images may differ in size
     consent_file: Path | None = None     # Markdown consent text (default: a built-in text)
     exclusion: ExclusionRules = ExclusionRules()        # exclusion rules stored with the study
     seed: int = StudyOptions.seed                       # seed for subsets and sampling

@@ -7,12 +7,13 @@ import math
 import random
 import re
 import secrets
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from inkwash import atomic
 from inkwash.cli import UserError
@@ -21,10 +22,12 @@ from inkwash.hashing import sha256_bytes
 from study_app import images as img
 from study_app.config import (DEFAULT_CONSENT_TEXT, ExclusionRules, StudyConfig, StudyOptions,
                               consent_version, default_db_url)
-from study_app.store import Store
+from study_app.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+MIN_SIDE = 16           # px: a smaller file is an icon or a stray, not a pattern (as in training)
+SIDES = ("real", "fake")
 
 
 class CreateError(UserError):
@@ -61,6 +64,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--disclose-ratio", action="store_true", help="tell respondents half the images are generated")
     p.add_argument("--practice", type=int, default=d.practice, help="practice trials with feedback (even)")
     p.add_argument("--catch", type=int, default=d.catch, help="attention-check trials")
+    p.add_argument("--min-view-ms", type=int, default=d.min_view_ms,
+                   help="ms an image is on screen before it can be answered (0 = no minimum)")
+    p.add_argument("--allow-mixed-sizes", action="append", default=[], choices=SIDES, metavar="SIDE",
+                   help="accept images of different sizes in --real or --fake (repeatable: real, fake); "
+                        "without it a side of mixed sizes is an error")
     p.add_argument("--consent-file", type=Path, default=None, help="Markdown consent text; None: the built-in text")
     p.add_argument("--min-median-ms", type=int, default=rules.min_median_response_ms,
                    help="exclusion rule: median response time floor in ms (0 = off)")
@@ -96,9 +104,52 @@ def _image_sources(folder: Path, option: str, is_generated: bool, model: str | N
     return [Source(is_generated, model, path=f, label=str(f.resolve())) for f in files]
 
 
+def _size(source: Source, option: str) -> tuple[int, int]:
+    """(width, height) of a source file as displayed (EXIF orientations 5-8 swap them)."""
+    try:
+        with Image.open(source.path) as im:
+            w, h = im.size
+            turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except OSError as e:
+        raise CreateError(f"{option} {source.path}: unreadable image ({e}); remove it") from e
+    if min(w, h) < MIN_SIDE:
+        raise CreateError(f"{option} {source.path}: {w}x{h} px is too small for a pattern "
+                          f"(minimum {MIN_SIDE} px); remove it")
+    return (h, w) if turned else (w, h)
+
+
+def check_sizes(sources: list[Source], option: str, side: str, allowed: tuple[str, ...]) -> list[int]:
+    """The shorter side of every file, after refusing a side whose files differ in size (a stray
+    file would silently set the generator resolution) unless `side` is in `allowed`."""
+    sizes = [_size(s, option) for s in sources]
+    counts: dict[tuple[int, int], list[Source]] = {}
+    for s, size in zip(sources, sizes):
+        counts.setdefault(size, []).append(s)
+    if len(counts) > 1 and side not in allowed:
+        groups = sorted(counts.items(), key=lambda kv: -len(kv[1]))
+        listed = ", ".join(f"{w}x{h}: {len(files)}" for (w, h), files in groups[:4])
+        raise CreateError(f"{option}: images of {len(counts)} sizes ({listed}; e.g. "
+                          f"{groups[-1][1][0].path}); give one size, or --allow-mixed-sizes {side}")
+    return [min(size) for size in sizes]
+
+
+def _refuse_shared_files(reals: list[Source], fakes: dict[str, list[Source]]) -> None:
+    """The same file may not be both real and generated, nor come from two generators."""
+    seen = {s.path.resolve(): "--real" for s in reals}
+    for name, pool in fakes.items():
+        for s in pool:
+            if s.path is None:
+                continue
+            where = seen.setdefault(s.path.resolve(), f"--fake {name}")
+            if where != f"--fake {name}":
+                raise CreateError(f"--fake {name}: {s.path} is also in {where}; real and generated "
+                                  "images must come from different files")
+
+
 def gather(cfg: StudyConfig) -> tuple[list[Source], dict[str, list[Source]], int]:
     """The real pool, the generated pools by model, and the generator resolution (px)."""
     reals = _image_sources(Path(cfg.real), "--real", False, None)
+    check_sizes(reals, "--real", "real", cfg.allow_mixed_sizes)
     fakes: dict[str, list[Source]] = {}
     sizes: list[int] = []
     if cfg.fake and cfg.model:
@@ -109,12 +160,8 @@ def gather(cfg: StudyConfig) -> tuple[list[Source], dict[str, list[Source]], int
         if not name or name in fakes:
             raise CreateError(f"--fake {spec}: model name {name!r} empty or repeated; use NAME=DIR")
         fakes[name] = _image_sources(Path(path), "--fake", True, name)
-        for s in fakes[name]:
-            try:
-                with Image.open(s.path) as im:
-                    sizes.append(min(im.size))
-            except OSError as e:
-                raise CreateError(f"--fake {s.path}: unreadable image ({e}); remove it") from e
+        sizes += check_sizes(fakes[name], f"--fake {spec}", "fake", cfg.allow_mixed_sizes)
+    _refuse_shared_files(reals, fakes)
     if cfg.model:
         name, path = _split_named(str(cfg.model))
         path = Path(path)
@@ -152,6 +199,8 @@ def _check(cfg: StudyConfig) -> None:
         raise CreateError("--catch: must be >= 0")
     if cfg.exclusion.min_median_response_ms < 0:
         raise CreateError("--min-median-ms: must be >= 0")
+    if not 0 <= cfg.min_view_ms <= 10_000:
+        raise CreateError(f"--min-view-ms {cfg.min_view_ms}: give 0 to 10000 ms")
     if cfg.consent_file is not None and not Path(cfg.consent_file).is_file():
         raise CreateError(f"--consent-file {cfg.consent_file}: no such file")
 
@@ -194,13 +243,38 @@ def split_pools(reals: list[Source], fakes: dict[str, list[Source]], cfg: StudyC
     return rows
 
 
+def _name_taken(db_url: str, name: str) -> bool:
+    """Whether an existing study database at `db_url` already has a study `name` (opening none)."""
+    try:
+        store = Store(db_url)
+    except StoreError:
+        return False          # no study database there yet (create makes it), or one line later
+    try:
+        return store.find_study(name) is not None
+    finally:
+        store.close()
+
+
+def serve_command(db_url: str, study: str) -> tuple[str, str | None]:
+    """The command that serves the new study, and a note when its URL's password was left out:
+    the command then leaves it to $PGPASSWORD (libpq reads it), so it still works when pasted."""
+    u = make_url(db_url)
+    note = None
+    if u.password:      # (URL.set(password=None) would keep it: None there means "unchanged")
+        u = URL.create(u.drivername, username=u.username, host=u.host, port=u.port,
+                       database=u.database, query=u.query)
+        note = ("the serve command leaves the database password out: set PGPASSWORD to it first "
+                "(PostgreSQL's client library reads it), e.g. `read -rs PGPASSWORD; export PGPASSWORD`")
+    url = u.render_as_string(hide_password=False)
+    return f"python -m study_app --db {shlex.quote(url)} --study {shlex.quote(study)}", note
+
+
 def create_study(cfg: StudyConfig) -> dict:
     """Build the study: re-encode every image, write the PNGs, record study + images. Returns a
     summary dict (name, db, image_dir, counts, png_bytes)."""
     _check(cfg)
     db_url = cfg.db or default_db_url()
-    store = Store(db_url)
-    if cfg.name in store.study_names():
+    if _name_taken(db_url, cfg.name):
         raise CreateError(f"--name {cfg.name}: a study with this name exists in the database; choose another")
     text = Path(cfg.consent_file).read_text(encoding="utf-8") if cfg.consent_file else DEFAULT_CONSENT_TEXT
     reals, fakes, gen_res = gather(cfg)
@@ -225,10 +299,19 @@ def create_study(cfg: StudyConfig) -> dict:
     pngs = img.pad_all(pngs)
 
     image_dir = Path(cfg.image_dir).resolve() if cfg.image_dir else _default_image_dir(db_url, cfg.name)
-    image_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        image_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CreateError(f"--image-dir {image_dir}: cannot create it ({e.strerror}); give a writable "
+                          "folder") from e
+    # The database is made only now, after every check passed (an empty image folder is all a
+    # database that cannot be made leaves behind); study and images go in one transaction, so a
+    # failure leaves no half-made study behind.
+    store = Store(db_url, create=True)
     options = StudyOptions(per_class=cfg.per_class, disclose_ratio=cfg.disclose_ratio,
                            practice=cfg.practice, catch=cfg.catch, generator_resolution=gen_res,
-                           models=tuple(sorted(fakes)), seed=cfg.seed, exclusion=cfg.exclusion)
+                           min_view_ms=cfg.min_view_ms, models=tuple(sorted(fakes)), seed=cfg.seed,
+                           exclusion=cfg.exclusion)
     records = []
     for png, (source, kind, catch_answer) in zip(pngs, kept):
         image_id = secrets.token_hex(12)
@@ -239,9 +322,10 @@ def create_study(cfg: StudyConfig) -> dict:
                         "model": source.model if kind != "catch" else None, "kind": kind,
                         "path": str(path), "source": source.label,
                         "sha256": sha256_bytes(png), "png": png})
-    # Study and images in one transaction: a failure leaves no half-made study behind.
-    store.create_study(cfg.name, options, text, consent_version(text), str(image_dir), records)
-    store.close()
+    try:
+        store.create_study(cfg.name, options, text, consent_version(text), str(image_dir), records)
+    finally:
+        store.close()
     counts = {k: sum(1 for r in records if r["kind"] == k) for k in ("main", "practice", "catch")}
     return {"name": cfg.name, "db": db_url, "image_dir": str(image_dir), "models": sorted(fakes),
             "real": sum(1 for r in records if r["kind"] == "main" and not r["is_generated"]),
@@ -257,12 +341,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = StudyConfig(name=args.name, real=args.real, fake=args.fake, model=args.model, n=args.n,
                       per_class=args.per_class, db=args.db, image_dir=args.image_dir,
                       disclose_ratio=args.disclose_ratio, practice=args.practice, catch=args.catch,
-                      consent_file=args.consent_file, exclusion=rules, seed=args.seed, device=args.device)
+                      consent_file=args.consent_file, exclusion=rules, seed=args.seed, device=args.device,
+                      min_view_ms=args.min_view_ms, allow_mixed_sizes=tuple(args.allow_mixed_sizes))
     s = create_study(cfg)
-    shown = make_url(s["db"]).render_as_string(hide_password=True)
+    command, note = serve_command(s["db"], s["name"])
     log.info("study %s: %d real + %d generated main images (models: %s), %d practice, %d catch; "
              "generator resolution %d px; every PNG %d bytes; images in %s",
              s["name"], s["real"], s["generated"], ", ".join(s["models"]), s["practice"], s["catch"],
              s["generator_resolution"], s["png_bytes"], s["image_dir"])
-    print(f"python -m study_app --db '{shown}' --study {s['name']}")
+    if note:
+        log.info("%s", note)
+    print(command)
     return 0

@@ -1,8 +1,10 @@
 """`python -m study_app export`: the analyst's files, written from the database.
 
 trials.csv, respondents.csv, images.csv, models.csv, table5.csv, table7.csv, table6.png,
-stats.json and codebook.md. The codebook (CODEBOOK below) documents every column and is also what
-`read_export` uses to give each reloaded column its type, so the files round-trip.
+stats.json, codebook.md and images/<image_id>.png (every study image as served). The codebook
+(CODEBOOK below) documents every column and is also what `read_export` uses to give each reloaded
+column its type, so the files round-trip. Text cells that a spreadsheet would run as a formula
+are neutralised (`neutralise`, OWASP's rule for CSV injection).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from inkwash.provenance import provenance
 from study_app import inference as I
 from study_app import tables as T
 from study_app.analysis import Analysis, analyse
-from study_app.config import AGE_BANDS, GENDERS, default_db_url
+from study_app.config import AGE_BANDS, GENDERS, StudyOptions, default_db_url
 from study_app.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,12 @@ CODEBOOK: dict[str, list[tuple[str, str, str, str]]] = {
         ("correct", "bool", "answer matches the image's class", _B),
         ("shown_at", "datetime", "server time the image was sent", "ISO 8601 UTC"),
         ("answered_at", "datetime", "server time the answer was stored", "ISO 8601 UTC"),
-        ("response_ms", "Int64", "answered_at - shown_at measured on the server, ms (coarse)", ">= 0"),
+        ("response_ms", "Int64", "ms from the image being on screen (decoded and painted in the "
+         "browser) to the click, measured by the browser and capped at server_ms; answers under "
+         "the study's minimum viewing time are refused, not stored", ">= 0"),
+        ("server_ms", "Int64", "ms from the server sending the trial to receiving the answer "
+         "(includes the network and the image's loading; empty for answers stored before it was "
+         "recorded)", ">= 0"),
         ("simulated", "bool", "the respondent was simulated (`simulate` verb), not a person", _B),
         ("included", "bool", "the respondent finished and passed every exclusion rule", _B)],
     "respondents.csv": [
@@ -100,7 +107,8 @@ CODEBOOK: dict[str, list[tuple[str, str, str, str]]] = {
         ("n_fooled", "int", "answers that got its class wrong (generated called real or real called generated)", ">= 0"),
         ("fool_rate", "float", "n_fooled / n_answers (empty: never shown)", "0-1"),
         ("fool_ci_low", "float", "95 % Wilson interval of fool_rate, lower end", "0-1"),
-        ("fool_ci_high", "float", "95 % Wilson interval of fool_rate, upper end", "0-1")],
+        ("fool_ci_high", "float", "95 % Wilson interval of fool_rate, upper end", "0-1"),
+        ("path", "str", "the image file in this export folder, as respondents saw it", "images/<image_id>.png")],
     "models.csv": [
         ("class", "str", "image class", "real, generated"),
         ("model", "str", "generator ('real' for real images)", "model names, real"),
@@ -108,8 +116,9 @@ CODEBOOK: dict[str, list[tuple[str, str, str, str]]] = {
         ("n_answers", "int", "answers to them from included respondents", ">= 0"),
         ("n_fooled", "int", "answers that got the class wrong", ">= 0"),
         ("fool_rate", "float", "n_fooled / n_answers", "0-1"),
-        ("fool_ci_low", "float", "95 % Wilson interval, lower end", "0-1"),
-        ("fool_ci_high", "float", "95 % Wilson interval, upper end", "0-1")],
+        ("fool_ci_low", "float", "95 % interval, lower end: percentile bootstrap resampling "
+         "respondents with all their answers (a respondent's answers are not independent)", "0-1"),
+        ("fool_ci_high", "float", "95 % interval, upper end (respondent bootstrap)", "0-1")],
     "table5.csv": [
         ("group", "str", "respondents counted", "all, clothing work, other work"),
         ("gender", "str", "gender, or the margin", ", ".join(GENDERS) + ", total"),
@@ -138,6 +147,23 @@ class StudyExportConfig:
     table6_per_class: int = 6          # images per class (and per model) in table6.png
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet may run as a formula (OWASP)
+IMAGES = "images"                                   # the export's folder of study images
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    """One table as CSV text, the one way every export and download writes it: CRLF line ends
+    (RFC 4180), so a field holding a carriage return is quoted too (with pandas' default "\n" it
+    was written bare and split the row on reading)."""
+    return df.to_csv(index=False, lineterminator="\r\n")
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet cannot run: one that starts with = + - @ tab or CR gets a
+    leading apostrophe (OWASP's CSV-injection rule); any other text is unchanged."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def analyse_study(store: Store, study: str, n_boot: int = I.N_BOOTSTRAP, seed: int = 0) -> Analysis:
     """The study's frames from the Store, analysed with its own exclusion rules."""
     rules = store.get_study(study).options.exclusion
@@ -151,14 +177,17 @@ def frames(res: Analysis) -> dict[str, pd.DataFrame]:
     resp["accuracy_band"] = [T.accuracy_band(k, n) if n > 0 else None
                              for k, n in zip(resp["n_correct"], resp["n_main"])]
     resp["accuracy"] = resp["accuracy"].astype(float)
-    src = {"trials.csv": res.trials, "respondents.csv": resp, "images.csv": res.images,
+    images = res.images.assign(path=[f"{IMAGES}/{i}.png" for i in res.images["image_id"]])
+    src = {"trials.csv": res.trials, "respondents.csv": resp, "images.csv": images,
            "models.csv": res.models, "table5.csv": res.table5, "table7.csv": res.table7}
     out = {}
     for name, cols in CODEBOOK.items():
         df = src[name][[c for c, *_ in cols]].reset_index(drop=True)
         for c, t, *_ in cols:
             if t == "str":      # one text representation: Python str, None (empty cell) for missing
-                df[c] = df[c].astype(object).where(df[c].notna() & (df[c] != ""), None)
+                text = df[c].astype(object).where(df[c].notna() & (df[c] != ""), None)
+                df[c] = pd.Series([None if v is None else neutralise(str(v)) for v in text],
+                                  index=df.index, dtype=object)
         out[name] = df
     return out
 
@@ -222,20 +251,29 @@ def figure_png(fig, dpi: int) -> bytes:
     return buf.getvalue()
 
 
-def codebook_markdown(study: str) -> str:
-    """codebook.md: every file's columns with type, meaning and allowed values."""
+def codebook_markdown(study: str, options: StudyOptions) -> str:
+    """codebook.md: the study's answer-time floor, then every file's columns with type, meaning
+    and allowed values."""
     lines = [f"# Codebook: export of study '{study}'", "",
-             "CSV files are UTF-8 with a header row; booleans are `True`/`False`; times are "
+             "CSV files are UTF-8 with a header row and CRLF line ends; booleans are `True`/`False`; times are "
              "ISO 8601 in UTC; an empty cell means missing. Only main trials of included "
              "respondents (finished, no exclusion rule failed) enter the tables and statistics. "
              "Rows with simulated = True come from `python -m study_app simulate`, not people.", "",
+             "Text cells that begin with `=`, `+`, `-`, `@`, a tab or a carriage return are written "
+             "with a leading apostrophe (`'`), so that no spreadsheet runs them as a formula (OWASP, "
+             "CSV injection); the apostrophe is not part of the answer.", "",
+             f"Minimum viewing time: {options.min_view_ms} ms. The answer buttons unlocked this long "
+             "after each image appeared on the respondent's screen, and the server refused any "
+             "answer faster by the browser's clock or its own; refused answers are not stored.", "",
              "Table 7 rule: " + T.BAND_RULE, ""]
     for name, cols in CODEBOOK.items():
         lines += [f"## {name}", "", "| column | type | meaning | allowed values |",
                   "| --- | --- | --- | --- |"]
         lines += [f"| `{c}` | {t} | {m} | {v} |" for c, t, m, v in cols]
         lines.append("")
-    lines += ["## table6.png", "", "A grid of the study's main images: one row of real patterns, "
+    lines += [f"## {IMAGES}/", "", "Every study image as respondents were served it (PNG, padded "
+              "to one byte length), named by its image_id; images.csv's path column points to it.", "",
+              "## table6.png", "", "A grid of the study's main images: one row of real patterns, "
               "one row per generator, each labelled with its class and the first 8 characters "
               "of its image id.", "", "## stats.json", "",
               "Each statistic with its numbers and a `reading` (one plain-language line): "
@@ -255,10 +293,12 @@ def write_export(store: Store, cfg: StudyExportConfig) -> dict[str, Path]:
                       band_rule=T.BAND_RULE, exclusion_rules=res.rules.describe(),
                       simulated_respondents=res.progress["simulated"])
     out = Path(cfg.out)
-    files: dict[str, bytes | str] = {name: df.to_csv(index=False) for name, df in frames(res).items()}
+    files: dict[str, bytes | str] = {name: to_csv(df) for name, df in frames(res).items()}
     files["table6.png"] = figure_png(table6_figure(store, study, cfg.table6_per_class, cfg.seed), dpi=110)
     files["stats.json"] = json.dumps(jsonable({**res.stats, "provenance": prov}), indent=2)
-    files["codebook.md"] = codebook_markdown(study)
+    files["codebook.md"] = codebook_markdown(study, store.get_study(study).options)
+    for image_id in res.images["image_id"]:
+        files[f"{IMAGES}/{image_id}.png"] = store.image_png(image_id)
     for name, data in files.items():
         if isinstance(data, bytes):
             atomic.write_bytes(out / name, data)
@@ -320,6 +360,9 @@ def run(args: argparse.Namespace) -> int:
         written = write_export(store, cfg)
     finally:
         store.close()
-    for path in written.values():
-        log.info("wrote %s", path)
+    images = [p for name, p in written.items() if name.startswith(f"{IMAGES}/")]
+    for name, path in written.items():
+        if not name.startswith(f"{IMAGES}/"):
+            log.info("wrote %s", path)
+    log.info("wrote %d study images in %s", len(images), Path(cfg.out) / IMAGES)
     return 0

@@ -2,6 +2,9 @@
 
 What a respondent's browser can see of an image, and why none of it reveals the class:
 
+* Decoding: every source file is decoded as training decodes its data (`inkwash.decode.to_srgb`:
+  EXIF orientation, ICC profile to sRGB, 16-bit to 8-bit over the full range, palettes, alpha on
+  paper white), so the study compares the generator with the data it learnt from, not two pipelines.
 * Pixels: real and generated images pass through the same steps (square centre crop; reduced to
   the generator's resolution when that is below the display size; then resized to the display
   size with the same filter) and are encoded by the same PNG encoder at the same settings, with
@@ -12,20 +15,25 @@ What a respondent's browser can see of an image, and why none of it reveals the 
   the largest encoded image rounded up to a multiple of 4 KiB. All images of a study have exactly
   one byte length. (The single IDAT chunk's length still equals the compressed size, which
   is a function of the pixels: it tells someone who parses the file nothing the pixels don't.)
-* URL and name: the app passes the bytes to `st.image(..., output_format="PNG")`, which serves
-  them unchanged from Streamlit's media store under a content hash (`/media/<sha>.png`); file
-  names on disk are random tokens and never reach the browser. No caption; the same alt text for
-  every image.
+* URL and name: the server (`study_app.asgi`) serves the bytes unchanged at
+  `images/<name>.png`, where `name` is an HMAC-SHA256 of the image id under the study's secret
+  `url_key` (`public_name`): not the id, not a hash of the bytes, so not even someone holding an
+  export (ids, classes, image files) can tell a URL's class. File names on disk are random tokens
+  and never reach the browser. No caption; the same alt text for every image.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
+
+from inkwash.decode import to_srgb
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 PAD_QUANTUM = 4096        # bytes; padded sizes are multiples of this
@@ -33,6 +41,7 @@ PAD_CHUNK = b"paDd"       # ancillary (a), private (a), reserved bit clear (D), 
 PNG_COMPRESS_LEVEL = 6   # zlib's default: sizes are padded anyway, so speed wins
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALT_TEXT = "Pattern to judge"   # identical for every image
+IMAGE_ROUTE = "images"          # the served images' URL path: images/<public name>.png
 RESAMPLE = Image.Resampling.LANCZOS
 
 
@@ -43,15 +52,10 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """Open an image as RGB: EXIF orientation applied, transparency composited on white."""
+    """Open an image (its first frame) as 8-bit sRGB, decoded exactly as training decodes it."""
     with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
         im.load()
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, im)
-    return im.convert("RGB")
+        return to_srgb(im)
 
 
 def centre_square(im: Image.Image) -> Image.Image:
@@ -151,8 +155,11 @@ def render_catch(image_u8: np.ndarray, expected: str) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8).copy()
 
 
-def show(png: bytes, width: int) -> None:
-    """Show study image bytes in Streamlit unchanged (PNG in, same PNG out), no caption."""
-    import streamlit as st
-    # output_format="PNG": with "auto" Streamlit re-encodes an opaque PNG as JPEG.
-    st.image(png, width=width, output_format="PNG", alt=ALT_TEXT)
+def public_name(url_key: str, image_id: str) -> str:
+    """The name an image is served under: HMAC-SHA256 of its id under the study's url_key (hex)."""
+    return hmac.new(url_key.encode(), image_id.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def image_url(url_key: str, image_id: str) -> str:
+    """The image's URL relative to the app's pages (so a base URL path is kept)."""
+    return f"{IMAGE_ROUTE}/{public_name(url_key, image_id)}.png"

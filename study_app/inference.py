@@ -30,9 +30,43 @@ def wilson(k, n) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
 
 
-def fool_rates(trials: pd.DataFrame, images: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def resample_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) how often each of n respondents is drawn in each bootstrap resample (n draws
+    with replacement); weights @ per-respondent counts gives the resampled totals."""
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    weights = np.zeros((n_boot, n), dtype=np.int64)
+    np.add.at(weights, (np.arange(n_boot)[:, None], idx), 1)
+    return weights
+
+
+def _clustered_intervals(answers: pd.DataFrame, keys: pd.DataFrame, n_boot: int,
+                         seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """95 % percentile intervals of each class/model's fool rate (rows of `keys`) from `answers`
+    (respondent_id, class, model, fooled), resampling respondents with all their answers: a
+    respondent gives many answers, which are not independent of each other."""
+    nan = np.full(len(keys), np.nan)
+    if answers.empty:
+        return nan, nan.copy()
+    cols = pd.MultiIndex.from_frame(keys[["class", "model"]])
+    per = answers.groupby(["respondent_id", "class", "model"])["fooled"].agg(["sum", "size"])
+    fooled = per["sum"].unstack(["class", "model"], fill_value=0).reindex(columns=cols, fill_value=0)
+    shown = per["size"].unstack(["class", "model"], fill_value=0).reindex(columns=cols, fill_value=0)
+    w = resample_weights(len(shown), n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = (w @ fooled.to_numpy()) / (w @ shown.to_numpy())      # (n_boot, len(keys))
+    lo, hi = nan, nan.copy()
+    for j in range(len(keys)):
+        finite = rates[np.isfinite(rates[:, j]), j]
+        if len(finite):
+            lo[j], hi[j] = np.percentile(finite, [2.5, 97.5])
+    return lo, hi
+
+
+def fool_rates(trials: pd.DataFrame, images: pd.DataFrame, n_boot: int = N_BOOTSTRAP,
+               seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per image: answers, times fooled (generated called real, or real called generated) and
-    the fool rate with a Wilson interval; per class/model: the same pooled. Main trials of
+    the fool rate with a Wilson interval (one answer per respondent per image: independent); per
+    class/model: the same pooled, with a respondent-clustered bootstrap interval. Main trials of
     included respondents only."""
     t = trials[trials["included"] & (trials["kind"] == "main")]
     fooled = ~t["correct"].astype(bool)
@@ -54,9 +88,9 @@ def fool_rates(trials: pd.DataFrame, images: pd.DataFrame) -> tuple[pd.DataFrame
               .agg(n_images=("image_id", "size"), n_answers=("n_answers", "sum"),
                    n_fooled=("n_fooled", "sum")).reset_index())
     models["fool_rate"] = models["n_fooled"] / models["n_answers"].where(models["n_answers"] > 0)
-    lo, hi = wilson(models["n_fooled"], models["n_answers"].where(models["n_answers"] > 0, 1))
-    models["fool_ci_low"] = np.where(models["n_answers"] > 0, lo, np.nan)
-    models["fool_ci_high"] = np.where(models["n_answers"] > 0, hi, np.nan)
+    answers = t[["respondent_id", "image_id"]].assign(fooled=fooled.astype(int)).merge(
+        shown[["image_id", "class", "model"]], on="image_id", how="inner")
+    models["fool_ci_low"], models["fool_ci_high"] = _clustered_intervals(answers, models, n_boot, seed)
     return img, models
 
 
@@ -79,15 +113,17 @@ def binomial_tests(resp: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     above = int((p_holm < ALPHA).sum())
     above_raw = int((p < ALPHA).sum())
     n_typ = int(np.median(n))
-    k_needed = next(j for j in range(n_typ + 1)
-                    if stats.binomtest(j, n_typ, 0.5, alternative="greater").pvalue < ALPHA)
+    # With few trials (fewer than 5 at alpha 0.05) not even a perfect score beats chance.
+    k_needed = next((j for j in range(n_typ + 1)
+                     if stats.binomtest(j, n_typ, 0.5, alternative="greater").pvalue < ALPHA), None)
+    needed = (f"a single respondent needs {k_needed} correct ({100 * k_needed / n_typ:.0f} %) to "
+              "beat chance on their own" if k_needed is not None else
+              f"no single respondent can beat chance on their own, not even with all {n_typ} correct")
     summary = {"n": int(inc.sum()), "above_chance_holm": above, "above_chance_unadjusted": above_raw,
                "alpha": ALPHA, "typical_n_trials": n_typ, "correct_needed_unadjusted": k_needed,
                "reading": (f"{above} of {int(inc.sum())} respondents scored reliably above chance "
                            f"(exact binomial test, Holm-corrected p < {ALPHA}); {above_raw} did "
-                           f"without correction. With {n_typ} trials a single respondent needs "
-                           f"{k_needed} correct ({100 * k_needed / n_typ:.0f} %) to beat chance "
-                           "on their own.")}
+                           f"without correction. With {n_typ} trials {needed}.")}
     return r, summary
 
 
@@ -100,9 +136,7 @@ def bootstrap_accuracy(resp: pd.DataFrame, n_boot: int = N_BOOTSTRAP, seed: int 
         return {"n": 0, "reading": "No included respondent yet."}
     counts = r[["n_correct", "n_main", "fakes_called_real", "n_generated",
                 "reals_called_fake", "n_real"]].to_numpy(dtype=float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(r), size=(n_boot, len(r)))
-    sums = counts[idx].sum(axis=1)                         # (n_boot, 6)
+    sums = resample_weights(len(r), n_boot, seed) @ counts      # (n_boot, 6)
     tot = counts.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         boot = {"accuracy": sums[:, 0] / sums[:, 1], "fakes_error": sums[:, 2] / sums[:, 3],

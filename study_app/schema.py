@@ -8,6 +8,7 @@ datetimes. `study_app.store` is the only module that queries these tables.
 """
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2          # 2: trials.server_ms, studies.url_key (version 1 is upgraded on open)
 DIALECTS = ("sqlite", "postgresql")
-SQLITE_BUSY_MS = 30_000     # a writer waits this long for the lock before "database is locked"
+SQLITE_BUSY_MS = 30_000     # the command-line verbs: a writer waits this long for the SQLite lock
+APP_BUSY_MS = 3_000         # the app: a click waits at most this long, then the page says "busy"
 
 metadata = sa.MetaData()
 schema_version = sa.Table(
@@ -34,6 +36,7 @@ studies = sa.Table(
     sa.Column("consent_version", sa.String(64), nullable=False),
     sa.Column("consent_text", sa.Text, nullable=False),
     sa.Column("image_dir", sa.Text, nullable=False),
+    sa.Column("url_key", sa.String(64)),                      # secret: keys the images' public names
 )
 images = sa.Table(
     "images", metadata,
@@ -79,7 +82,8 @@ trials = sa.Table(
     sa.Column("answer", sa.String(16), nullable=False),
     sa.Column("shown_at", sa.DateTime),
     sa.Column("answered_at", sa.DateTime, nullable=False),
-    sa.Column("response_ms", sa.Integer),
+    sa.Column("response_ms", sa.Integer),                     # browser: image on screen -> click
+    sa.Column("server_ms", sa.Integer),                       # server: trial sent -> answer received
     sa.UniqueConstraint("respondent_id", "image_id", name="uq_trials_respondent_image"),
     sa.UniqueConstraint("respondent_id", "trial_index", name="uq_trials_respondent_index"),
 )
@@ -97,16 +101,32 @@ def naive_utc(t: datetime | None) -> datetime | None:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def make_engine(u: sa.URL) -> sa.Engine:
+def sqlite_file(u: sa.URL) -> Path | None:
+    """The database file of a SQLite URL (None for an in-memory database or PostgreSQL)."""
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return None
+    return Path(u.database).expanduser().resolve()
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file, None if it does not exist: a database file deleted or replaced
+    while the server runs has another identity (or none), though open connections still write
+    into the old, unlinked one."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def make_engine(u: sa.URL, busy_ms: int = SQLITE_BUSY_MS) -> sa.Engine:
     """An engine for a PostgreSQL or SQLite URL with the settings above (pool sized for one app
-    server's sessions)."""
+    server's sessions); a SQLite writer waits up to `busy_ms` for the lock."""
     if u.get_backend_name() == "postgresql":
         return sa.create_engine(u, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    memory = u.database in (None, "", ":memory:")
-    if not memory:
-        Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    memory = sqlite_file(u) is None
     engine = sa.create_engine(
-        u, connect_args={"timeout": SQLITE_BUSY_MS / 1000, "check_same_thread": False},
+        u, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False},
         **({"poolclass": StaticPool} if memory else {"pool_size": 10, "max_overflow": 20}))
 
     @event.listens_for(engine, "connect")
@@ -115,7 +135,13 @@ def make_engine(u: sa.URL) -> sa.Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            # WAL with synchronous=NORMAL: a commit is not fsynced (a checkpoint is). The database
+            # cannot be corrupted, and a crash of the app loses nothing; only a power cut or OS
+            # crash can undo the last commits, which the respondent then answers again on resume.
+            # With FULL, every answer waited for one fsync while holding the write lock (0.3 s each
+            # on a busy disk, so 10 respondents already queued past the app's busy timeout).
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -144,10 +170,20 @@ def create_schema(conn: Connection, dialect: str) -> None:
 
 
 def schema_problem(found: int | None) -> str | None:
-    """Why a database with schema version `found` cannot be used (None if it can)."""
+    """Why a database with schema version `found` cannot be used (None if it can, perhaps after
+    `upgrade`)."""
     if found is None or found > SCHEMA_VERSION:
         return (f"database schema version {found} is newer than this study_app supports "
                 f"({SCHEMA_VERSION}); upgrade study_app")
-    if found < SCHEMA_VERSION:
-        return f"database schema version {found} is older than {SCHEMA_VERSION} and no migration exists; use a new --db"
     return None
+
+
+def upgrade(conn: Connection, found: int) -> None:
+    """Bring a database of schema version `found` up to SCHEMA_VERSION (each step additive)."""
+    if found < 2:   # 1 -> 2: the server-side answer time beside the browser's; image URL keys
+        conn.execute(sa.text("ALTER TABLE trials ADD COLUMN server_ms INTEGER"))
+        conn.execute(sa.text("ALTER TABLE studies ADD COLUMN url_key VARCHAR(64)"))
+        for study_id in conn.execute(sa.select(studies.c.id)).scalars().all():
+            conn.execute(studies.update().where(studies.c.id == study_id)
+                         .values(url_key=secrets.token_hex(32)))
+    conn.execute(schema_version.update().values(version=SCHEMA_VERSION))

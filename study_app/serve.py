@@ -1,7 +1,11 @@
-"""`python -m study_app [serve]`: check the database and study, then become the Streamlit server.
+"""`python -m study_app [serve]` and `python -m study_app analyst`: check the database (and the
+study), then become the Streamlit server.
 
-It runs `streamlit run study_app/app.py` with production settings: headless, no file watcher, no
-rerun on save, no usage statistics.
+Both run `streamlit run study_app/asgi.py` (the app plus its image route, see study_app.asgi) with
+production settings: headless, no file watcher, no rerun on save, no usage statistics, no error
+details in the browser. `serve` has the respondents' pages only; `analyst` is a second server on
+its own port with the analyst page only, so respondents are never sent its name and a proxy can
+restrict it as a whole (README: "Running it on the internet").
 """
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from study_app.config import ENV_DB_URL, ENV_STUDY, default_db_url
+from study_app.config import ENV_DB_URL, ENV_ROLE, ENV_STUDY, default_db_url
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parent / "asgi.py"
+ANALYST_PORT = 8502
 
 
 def port_number(text: str) -> int:
@@ -36,14 +41,29 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the streamlit command and exit")
 
 
+def configure_analyst(p: argparse.ArgumentParser) -> None:
+    """The analyst verb's arguments."""
+    p.add_argument("--db", default=None, help=f"database URL; None: ${ENV_DB_URL}, else sqlite:///study.db")
+    p.add_argument("--study", default=None, help="study selected first; None: the newest in the database")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to listen on (keep 127.0.0.1 behind a proxy that restricts access)")
+    p.add_argument("--port", type=port_number, default=ANALYST_PORT, help="TCP port")
+    p.add_argument("--dry-run", action="store_true", help="print the streamlit command and exit")
+
+
 def streamlit_command(address: str, port: int) -> list[str]:
-    """The `streamlit run` command line with production settings."""
+    """The `streamlit run` command line with production settings. runner.postScriptGC off:
+    Streamlit otherwise runs a full garbage collection after every script run, which a profile of
+    the load benchmark showed to be two thirds of the server's CPU per answer; Python's own
+    generational collector still runs."""
     return [sys.executable, "-m", "streamlit", "run", str(APP),
             "--server.headless", "true",
+            "--runner.postScriptGC", "false",
             "--server.fileWatcherType", "none",
             "--server.runOnSave", "false",
             "--browser.gatherUsageStats", "false",
             "--client.toolbarMode", "minimal",
+            "--client.showErrorDetails", "none",
             "--theme.base", "light",
             "--theme.primaryColor", "#1f4e79",
             "--server.address", address,
@@ -67,9 +87,26 @@ def served_study(url: str, wanted: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the database and study, then replace this process with the Streamlit server."""
+    """Check the database and study, then replace this process with the respondents' server."""
     url = args.db or default_db_url()
-    env = {ENV_DB_URL: url, ENV_STUDY: served_study(url, args.study)}
+    return _become_server({ENV_DB_URL: url, ENV_STUDY: served_study(url, args.study),
+                           ENV_ROLE: "respondent"}, args)
+
+
+def run_analyst(args: argparse.Namespace) -> int:
+    """Check the database, then replace this process with the analyst's server."""
+    url = args.db or default_db_url()
+    from study_app.store import Store
+    store = Store(url)              # an existing study database, or one plain line
+    try:
+        study = store.get_study(args.study).name if args.study else None
+    finally:
+        store.close()
+    return _become_server({ENV_DB_URL: url, ENV_ROLE: "analyst", **({ENV_STUDY: study} if study else {})},
+                          args)
+
+
+def _become_server(env: dict[str, str], args: argparse.Namespace) -> int:
     cmd = streamlit_command(args.address, args.port)
     if args.dry_run:
         print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(cmd))

@@ -57,11 +57,12 @@ class TrainConfig:
     diffaug: bool = False           # DiffAugment on everything the critic sees (real and fake)
     diffaug_policy: str = "color,translation,cutout"  # comma-separated DiffAugment ops
     amplify_to: int | None = None   # self-amplify the data set to this many images (train.data)
+    drop_near_duplicates: bool = False  # skip the data folder's perceptual near-duplicates (train.near_duplicates)
     conditional: bool = False       # class-conditional training, labels from subfolders
     deterministic: bool = False     # deterministic kernels (PyTorch warns where it has none); slower
     seed: int = 0                   # seeds every random number generator
     device: str = "auto"            # auto | cpu | cuda
-    dtype: str = "auto"             # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 (CUDA only)
+    dtype: str = "auto"             # auto (bf16 autocast on GPUs with native bf16, else fp32) | fp32 | bf16
     compile: bool = False           # torch.compile the networks (CUDA)
     tick: int = 100                 # generator steps per tick: one losses.csv row and plot per tick
     grid_every: int = 5             # ticks between fixed-noise sample grids
@@ -71,6 +72,7 @@ class TrainConfig:
     eval_n: int = 64                # samples and real images for the hsv_swd progress metric
     resume: str | None = None       # "latest" (this run's latest.pt) or a checkpoint path
     quiet: bool = False             # no progress bar
+    record_repo: bool = False       # also record the git state of the repository holding the working folder
     extra: dict = field(default_factory=dict)  # resolved-from info (not a flag)
 
     def to_dict(self) -> dict:
@@ -116,13 +118,21 @@ PRESETS: dict[str, dict] = {
 }
 
 # Flags whose meaning is "true when given"; everything else takes a value.
-_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet")
+_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet", "record_repo",
+                "drop_near_duplicates")
 _HELP = {
     "iters": "generator steps (iterations count generator steps; critic steps = iters x n_critic)",
     "resume": "continue a run: no value = RUN_DIR/checkpoints/latest.pt, or a checkpoint path. "
               "The architecture comes from the checkpoint, the schedule from this command line",
     "data": "image folder (subfolders = classes); default: the built-in demo set",
     "batch_size": "global batch size (divided over torchrun processes)",
+    "drop_near_duplicates": "skip perceptual near-duplicates in --data (the same artwork resized, re-encoded or "
+                            "slightly cropped; see python -m train prepare's data_report)",
+    "dtype": "precision of the networks' forward passes: auto = bf16 autocast on GPUs with native bf16 "
+             "(compute capability >= 8.0), else fp32; losses, gradient penalty, HSV term and scores are fp32 "
+             "either way (train.precision)",
+    "record_repo": "record in run.json the git commit (+'-dirty') of the repository holding the working folder "
+                   "(your own project; the toolkit's own commit and version are always recorded)",
 }
 
 

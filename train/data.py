@@ -23,13 +23,15 @@ from inkwash import atomic, provenance
 from inkwash.cli import UserError
 from inkwash.hashing import sha256_text
 from inkwash.paths import cache_dir as inkwash_cache_dir
-from train.decode import DECODE_VERSION, FITS, MIN_FILES_FOR_POOL, MIN_SIDE, SMALLS, Options, decode_all
+from train import near_duplicates
+from train.decode import DECODE_VERSION, FITS, MIN_SIDE, SMALLS, Options, decode_all
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 REPORT_FIELDS = ("index", "path", "status", "reason", "width", "height", "mode", "format", "actions",
-                 "sha256", "duplicate_of", "is_original", "source_index", "label")
+                 "sha256", "duplicate_of", "phash", "near_duplicate_of", "near_duplicate_distance", "is_original",
+                 "source_index", "label")
 
 
 class DataError(UserError):
@@ -176,7 +178,7 @@ def _array_token(path: Path) -> list[int]:
 def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit: str = "crop",
                 small: str = "tile", amplify_to: int | None = None, seed: int = 0,
                 workers: int | None = None, cache_dir: Path | None = None, progress: bool = True,
-                cache: bool = True) -> Dataset:
+                cache: bool = True, update_cache: bool = True, drop_near_duplicates: bool = False) -> Dataset:
     """Load every image under `path` as uint8 (N, R, R, 3) sRGB, with a report row per file.
 
     Args:
@@ -187,10 +189,13 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
         small: images smaller than R: "tile" (repeat the motif), "upscale" or "skip".
         amplify_to: add seeded flipped / brightness-contrast copies until there are this many
             images (the paper's 361 -> 821); None or <= originals adds none.
+        drop_near_duplicates: skip perceptual near-duplicates (train.near_duplicates: the same
+            artwork resized, re-encoded or slightly cropped) instead of only reporting them.
         workers: decode processes (default: all cores available to this process).
         cache_dir: where the normalised arrays are cached (None: `$INKWASH_CACHE/data`, default
             ~/.cache/inkwash-gan/data);
-            cache=False neither reads nor writes it.
+            cache=False neither reads nor writes it; update_cache=False reads it but never writes it
+            (the torchrun ranks that wait for rank 0's cache).
     Raises:
         DataError: the folder holds no usable image; FileNotFoundError: it does not exist.
     """
@@ -216,7 +221,7 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
     cached, cached_arr = store.load() if store else ({}, None)
     todo = [rel for rel, size, mtime in files
             if not (rel in cached and cached[rel]["size"] == size and cached[rel]["mtime_ns"] == mtime)]
-    fresh, decode_cpu = decode_all(root, todo, opts, workers, progress)
+    fresh, decode_cpu, used = decode_all(root, todo, opts, workers, progress)
 
     # Gather rows and arrays for every file in sorted order; unchanged files come from the cache.
     rows, arrays = [], []
@@ -229,12 +234,13 @@ def load_folder(path: Path | str, resolution: int, *, labels: bool = False, fit:
         row["path"] = rel
         rows.append(row)
         arrays.append(arr)
-    if store is not None and (todo or len(cached) != len(files)):
+    if store is not None and update_cache and (todo or len(cached) != len(files)):
         _save_cache(store, files, rows, arrays, resolution)
-    ds = _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed)
+    ds = _assemble(root, rows, arrays, labels=labels, amplify_to=amplify_to, seed=seed,
+                   drop_near_duplicates=drop_near_duplicates)
     ds.timing = {"seconds": round(time.perf_counter() - t0, 4), "files_decoded": len(todo),
                  "files_from_cache": len(files) - len(todo), "decode_cpu_seconds": round(decode_cpu, 4),
-                 "workers": workers if len(todo) >= MIN_FILES_FOR_POOL else 1}
+                 "workers": used}
     return ds
 
 
@@ -255,12 +261,13 @@ def _save_cache(cache: _Cache, files, rows, arrays, resolution: int) -> None:
 
 
 def _assemble(root: Path, rows: list[dict], arrays: list, *, labels: bool, amplify_to: int | None,
-              seed: int) -> Dataset:
-    """Mark duplicates and label-less files, pick the usable images, amplify, summarise."""
+              seed: int, drop_near_duplicates: bool = False) -> Dataset:
+    """Mark duplicates, near-duplicates and label-less files, pick the usable images, amplify, summarise."""
     first_by_hash: dict[str, str] = {}
     keep_rows, keep_arrays = [], []
     for row, arr in zip(rows, arrays):
-        row.update(duplicate_of=None, is_original=True, index=None, source_index=None, label=None)
+        row.update(duplicate_of=None, near_duplicate_of=None, near_duplicate_distance=None, phash=None,
+                   is_original=True, index=None, source_index=None, label=None)
         if row["status"] == "skipped":
             continue
         h = row["sha256"]
@@ -274,9 +281,12 @@ def _assemble(root: Path, rows: list[dict], arrays: list, *, labels: bool, ampli
                                                            "class from the first-level folder name)")
                 continue
             row["label"] = row["path"].split("/")[0]
-        row["index"] = len(keep_arrays)
         keep_rows.append(row)
         keep_arrays.append(arr)
+    keep = _mark_near_duplicates(rows, keep_rows, drop_near_duplicates)
+    keep_rows, keep_arrays = [r for r, k in zip(keep_rows, keep) if k], [a for a, k in zip(keep_arrays, keep) if k]
+    for i, row in enumerate(keep_rows):
+        row["index"] = i
 
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "converted", "skipped")}
     if not keep_arrays:
@@ -310,11 +320,33 @@ def _assemble(root: Path, rows: list[dict], arrays: list, *, labels: bool, ampli
         log.info("amplify_to=%d <= %d usable images: no copies added", amplify_to, n_orig)
 
     summary_dict = {"files_found": len(rows), **counts, "images": int(len(images)),
-                    "amplified": int(len(images) - n_orig)}
+                    "amplified": int(len(images) - n_orig),
+                    "near_duplicates": sum(r["near_duplicate_of"] is not None for r in rows)}
     summary = _summary_text(root, rows, summary_dict, images.shape[1], class_names)
     log.info("%s", summary)
     return Dataset(images_u8=images, is_original=is_original, source_paths=sources, report=report,
                    class_names=class_names, label_ids=lab, summary_dict=summary_dict, summary=summary, root=root)
+
+
+def _mark_near_duplicates(rows: list[dict], candidates: list[dict], drop: bool) -> list[bool]:
+    """Give every usable row its perceptual hash and, for a later copy of an earlier usable image, its
+    near_duplicate_of and distance (train.near_duplicates); take each row's thumbnail out of the report.
+    Returns which candidates stay: all, or with `drop` all but the near-duplicates (then skipped)."""
+    thumbs = {id(r): r.pop("thumb32", None) for r in rows}
+    if not candidates:
+        return []
+    fp = near_duplicates.Fingerprints.of_thumbnails([near_duplicates.thumb_from_text(thumbs[id(r)])
+                                                     for r in candidates])
+    for row, h in zip(candidates, fp.hashes):
+        row["phash"] = f"{int(h):016x}"
+    keep = [True] * len(candidates)
+    for i, j, d in near_duplicates.find(fp):
+        candidates[i].update(near_duplicate_of=candidates[j]["path"], near_duplicate_distance=d)
+        if drop:
+            keep[i] = False
+            candidates[i].update(status="skipped", reason=f"near duplicate: of {candidates[j]['path']} at "
+                                                          f"distance {d} (--drop-near-duplicates)")
+    return keep
 
 
 def _summary_text(root: Path, rows: list[dict], c: dict, resolution: int, class_names: list[str]) -> str:
@@ -329,6 +361,9 @@ def _summary_text(root: Path, rows: list[dict], c: dict, resolution: int, class_
             f"; {c['images']} images of {resolution}x{resolution} px")
     if c["amplified"]:
         text += f", of which {c['amplified']} are self-amplified copies"
+    if c["near_duplicates"]:
+        kept = sum(r["near_duplicate_of"] is not None and r["status"] != "skipped" for r in rows)
+        text += f"; {c['near_duplicates']} near-duplicates" + (" kept (--drop-near-duplicates drops them)" if kept else "")
     if class_names:
         text += f"; {len(class_names)} classes: {', '.join(class_names)}"
     return text + ". See data_report.csv for every file."

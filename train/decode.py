@@ -6,28 +6,37 @@ bad file. `decode_all` runs it over a list of files, in worker processes when th
 """
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import math
 import multiprocessing
 import os
+import sys
 import time
+import types
 import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from inkwash.decode import PAPER_WHITE, to_srgb
 from inkwash.hashing import sha256_bytes
+from train import near_duplicates
+
+log = logging.getLogger(__name__)
 
 FITS = ("crop", "pad", "random-crop")
 SMALLS = ("tile", "upscale", "skip")
 FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
 MIN_SIDE = 16            # px: smaller files are icons or thumbnails, not patterns
-PAPER_WHITE = (255, 255, 255)
-DECODE_VERSION = 1       # bump when decoding changes, to invalidate caches
+DECODE_VERSION = 2       # bump when decoding changes, to invalidate caches (2: rows carry thumb32)
 MIN_FILES_FOR_POOL = 8   # fewer files to decode: in this process (starting workers costs more)
 
 
@@ -90,10 +99,12 @@ def process_file(path: str, opts: Options) -> tuple[dict, np.ndarray | None]:
             if im.format in ("JPEG", "MPO"):
                 _jpeg_draft(im, opts)
             im.load()
-            rgb = _to_srgb(im, actions)
+            rgb = to_srgb(im, actions)
     except Exception as e:  # noqa: BLE001 - truncated data, broken chunks, bad profiles
         row["reason"] = f"truncated or corrupt: {type(e).__name__}: {e}"
         return row, None
+    # The whole picture's thumbnail, before fitting: near-duplicates are found whatever the fit or tiling.
+    row["thumb32"] = near_duplicates.thumb_text(near_duplicates.thumbnail(rgb))
     arr, reason = _fit_square(rgb, opts, row["sha256"], actions)
     row["actions"] = "; ".join(text for text, _ in actions)
     if arr is None:
@@ -110,75 +121,6 @@ def _jpeg_draft(im: Image.Image, opts: Options) -> None:
     if side > 2 * opts.resolution:
         s = opts.resolution / side
         im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
-
-
-def _to_srgb(im: Image.Image, actions: list) -> Image.Image:
-    """Any Pillow mode -> RGB: EXIF orientation, ICC profile to sRGB, bit depth, alpha on white."""
-    orientation = im.getexif().get(0x0112, 1)
-    if orientation not in (1, None):
-        im = ImageOps.exif_transpose(im)
-        actions.append((f"EXIF orientation {orientation} applied", True))
-    icc = im.info.get("icc_profile")
-    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
-        im = _icc_to_srgb(im, icc, actions)
-    mode = im.mode
-    if mode == "1":
-        im = im.convert("L")
-        actions.append(("1-bit -> 8-bit grey", True))
-    elif mode.startswith("I") or mode == "F":
-        a = np.asarray(im, dtype=np.float64)
-        scale = 257.0 if (mode.startswith("I;16") or a.max() > 255) else 1.0
-        im = Image.fromarray(np.clip(np.rint(a / scale), 0, 255).astype(np.uint8), "L")
-        actions.append((f"{mode} -> 8-bit grey (/{scale:g})", True))
-    elif mode == "P":
-        has_alpha = "transparency" in im.info
-        im = im.convert("RGBA" if has_alpha else "RGB")
-        actions.append(("palette with transparency -> RGBA" if has_alpha else "palette -> RGB", True))
-    elif mode in ("PA", "La", "RGBa"):
-        im = im.convert("RGBA")
-        actions.append((f"{mode} -> RGBA", True))
-    if im.mode in ("LA", "RGBA"):
-        alpha = np.asarray(im.getchannel("A"))
-        if alpha.min() == 255:
-            actions.append(("opaque alpha channel dropped", True))
-        else:
-            actions.append((f"transparency composited on paper white ({np.mean(alpha < 255):.0%} of pixels)", True))
-        bg = Image.new("RGB", im.size, PAPER_WHITE)
-        bg.paste(im.convert("RGB"), mask=im.getchannel("A"))
-        return bg
-    if im.mode == "L":
-        actions.append(("greyscale -> RGB", True))
-    elif im.mode == "CMYK":
-        actions.append(("CMYK -> RGB (no colour profile: naive conversion)", True))
-    elif im.mode != "RGB":
-        actions.append((f"{im.mode} -> RGB", True))
-    return im.convert("RGB") if im.mode != "RGB" else im
-
-
-def _icc_to_srgb(im: Image.Image, icc: bytes, actions: list) -> Image.Image:
-    """Convert through the embedded profile to sRGB (alpha kept aside); sRGB profiles are kept."""
-    try:
-        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        desc = ImageCms.getProfileDescription(src).strip() or "unnamed"
-    except Exception as e:  # noqa: BLE001
-        actions.append((f"unreadable ICC profile ignored ({type(e).__name__})", True))
-        return im
-    if "srgb" in desc.lower():
-        return im
-    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
-    base = im.convert({"RGBA": "RGB", "LA": "L"}.get(im.mode, im.mode)) if alpha is not None else im
-    try:
-        out = ImageCms.profileToProfile(base, src, _SRGB, outputMode="RGB")
-    except Exception as e:  # noqa: BLE001 - a profile that does not fit the pixel mode
-        actions.append((f"ICC profile '{desc}' could not be applied ({type(e).__name__}); ignored", True))
-        return im
-    actions.append((f"ICC profile '{desc}' -> sRGB", True))
-    if alpha is not None:
-        out.putalpha(alpha)
-    return out
-
-
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _fit_square(im: Image.Image, opts: Options, sha: str, actions: list) -> tuple[np.ndarray | None, str]:
@@ -220,13 +162,37 @@ def _fit_square(im: Image.Image, opts: Options, sha: str, actions: list) -> tupl
     return np.ascontiguousarray(a[y0:y0 + R, x0:x0 + R]), ""
 
 
-def worker_pool(workers: int, preload: str) -> ProcessPoolExecutor:
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Show starting processes a __main__ with neither a file nor a module name, so they never
+    re-import the caller's script: a plain script or `python - <<EOF` without a __name__ guard
+    would run again in every worker (and start a pool there: BrokenProcessPool), and a script's
+    `import torch` would load ~190 MB per worker. The work functions live in importable modules,
+    so workers need nothing from __main__. The swap lasts only while processes are launched."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+class WorkerPool(ProcessPoolExecutor):
+    """A ProcessPoolExecutor whose worker processes (started by submit and map) never import __main__."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        with _main_hidden():
+            return super().submit(fn, *args, **kwargs)
+
+
+def worker_pool(workers: int, preload: str) -> WorkerPool:
     """`workers` processes that never inherit a parent's torch/OpenMP threads (a fork after threads
-    start can deadlock): a forkserver preloading only the module `preload` (numpy, Pillow), not __main__."""
+    start can deadlock): a forkserver preloading only the module `preload` (numpy, Pillow), never
+    __main__ (see _main_hidden)."""
     ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
     if os.name == "posix":
         ctx.set_forkserver_preload([preload])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return WorkerPool(max_workers=workers, mp_context=ctx)
 
 
 def process_timed(path: str, opts: Options) -> tuple[dict, np.ndarray | None, float]:
@@ -236,25 +202,40 @@ def process_timed(path: str, opts: Options) -> tuple[dict, np.ndarray | None, fl
     return row, arr, time.process_time() - t0
 
 
+def parallel_map(fn: Callable, jobs: list[tuple], workers: int, preload: str, chunksize: int = 1,
+                 on_result: Callable[[object], None] | None = None) -> tuple[list, int]:
+    """[fn(*job) for job in jobs] in `workers` processes (a worker_pool preloading `preload`, the
+    module that defines `fn`), or in this process when workers <= 1. A pool that cannot start or
+    breaks (no semaphores, a process limit, a killed worker) costs one warning: the jobs it did not
+    finish run here. Returns (results in job order, processes used); `on_result` sees each result."""
+    results: list = []
+    if workers > 1 and len(jobs) > 1:
+        try:
+            with worker_pool(min(workers, len(jobs)), preload) as ex:
+                for r in ex.map(fn, *zip(*jobs), chunksize=chunksize):
+                    results.append(r)
+                    if on_result is not None:
+                        on_result(r)
+            return results, min(workers, len(jobs))
+        except (BrokenProcessPool, OSError, RuntimeError) as e:
+            log.warning("worker processes failed (%s: %s); running the remaining %d of %d jobs in this process",
+                        type(e).__name__, e, len(jobs) - len(results), len(jobs))
+    for job in jobs[len(results):]:
+        results.append(fn(*job))
+        if on_result is not None:
+            on_result(results[-1])
+    return results, 1
+
+
 def decode_all(root: Path, todo: list[str], opts: Options, workers: int,
-                progress: bool) -> tuple[dict[str, tuple[dict, np.ndarray | None]], float]:
-    """Decode `todo` (relative paths) with `workers` processes: ({relpath: (row, array | None)},
-    CPU seconds summed over the processes)."""
-    out: dict[str, tuple[dict, np.ndarray | None]] = {}
-    cpu = 0.0
+               progress: bool) -> tuple[dict[str, tuple[dict, np.ndarray | None]], float, int]:
+    """Decode `todo` (relative paths) in worker processes when there are at least MIN_FILES_FOR_POOL:
+    ({relpath: (row, array | None)}, CPU seconds summed over the processes, processes used)."""
     bar = tqdm(total=len(todo), desc="decode", unit="img", disable=not progress or not todo, leave=False)
-    paths = [str(root / rel) for rel in todo]
-    if workers <= 1 or len(todo) < MIN_FILES_FOR_POOL:
-        results = (process_timed(p, opts) for p in paths)
-        for rel, (row, arr, c) in zip(todo, results):
-            out[rel], cpu = (row, arr), cpu + c
-            bar.update(1)
-    else:
-        chunk = max(1, min(16, len(todo) // (workers * 8)))
-        with worker_pool(min(workers, len(todo)), __name__) as ex:
-            results = ex.map(process_timed, paths, [opts] * len(paths), chunksize=chunk)
-            for rel, (row, arr, c) in zip(todo, results):
-                out[rel], cpu = (row, arr), cpu + c
-                bar.update(1)
+    jobs = [(str(root / rel), opts) for rel in todo]
+    n = workers if len(todo) >= MIN_FILES_FOR_POOL else 1
+    chunk = max(1, min(16, len(todo) // (max(n, 1) * 8)))
+    results, used = parallel_map(process_timed, jobs, n, __name__, chunk, on_result=lambda _: bar.update(1))
     bar.close()
-    return out, cpu
+    out = {rel: (row, arr) for rel, (row, arr, _) in zip(todo, results)}
+    return out, sum(c for _, _, c in results), used

@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from inkwash import atomic, provenance
 from inkwash.hashing import sha256_file
 from inkwash.paths import cache_dir as inkwash_cache_dir
-from train.decode import worker_pool
+from train.decode import parallel_map
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +115,7 @@ def _generate(folder: Path, per_style: int, workers: int | None) -> None:
     jobs = [(str(tmp), s, i) for s in STYLES for i in range(per_style)]
     workers = workers or provenance.cpu_cores()
     log.info("generating the ink-wash demo set (%d images) into %s", len(jobs), folder)
-    if workers <= 1:
-        names = [_make_one(*j) for j in jobs]
-    else:
-        with worker_pool(workers, __name__) as ex:
-            names = list(ex.map(_make_one, *zip(*jobs), chunksize=4))
+    names, _ = parallel_map(_make_one, jobs, workers, __name__, chunksize=4)
     (tmp / ".complete").write_text(json.dumps({"version": DEMO_VERSION, "code": _code_hash(), "files": names}))
     _replace_dir(tmp, folder)
 

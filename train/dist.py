@@ -5,11 +5,15 @@ DistributedDataParallel: the gradient penalty differentiates through the critic 
 (torch.autograd.grad with create_graph), which DDP does not support, and a critic step calls the
 critic several times before one backward. Every rank starts from rank 0's weights (broadcast), so
 equal averaged gradients keep the weights identical.
+
+Stop requests (torchrun forwards SIGTERM to every rank and kills them about 30 s later) are agreed
+on after every iteration by an all-reduce of one flag over a CPU (gloo) group, so the ranks stop at
+the same iteration, at most one iteration after the signal, without a GPU synchronisation per step.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
@@ -21,6 +25,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    stop_group: object = field(default=None, repr=False)  # gloo group for the per-iteration stop flag
 
     @property
     def enabled(self) -> bool:
@@ -38,10 +43,14 @@ def setup(device_type: str) -> DistInfo:
         return DistInfo()
     info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
-        backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
             torch.cuda.set_device(info.local_rank)
-        dist.init_process_group(backend)
+            # device_id binds this rank's GPU to the group at once (NCCL creates its communicator
+            # eagerly, and a collective can never pick another rank's GPU).
+            dist.init_process_group("nccl", device_id=torch.device("cuda", info.local_rank))
+        else:
+            dist.init_process_group("gloo")
+    info.stop_group = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
     return info
 
 
@@ -88,6 +97,24 @@ def average_buffers(module: nn.Module, info: DistInfo) -> None:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def any_rank(flag: bool, info: DistInfo) -> bool:
+    """True on every rank when `flag` is True on some rank (collective; a CPU all-reduce, no GPU sync)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=info.stop_group)
+    return bool(t.item())
+
+
+def from_rank0(value, info: DistInfo):
+    """Rank 0's `value` on every rank (collective; picklable values; also a barrier)."""
+    if not info.enabled:
+        return value
+    box = [value if info.is_main else None]
+    dist.broadcast_object_list(box, src=0, group=info.stop_group)
+    return box[0]
 
 
 def weights_digest(modules: list[nn.Module]) -> str:

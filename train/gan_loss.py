@@ -5,16 +5,20 @@ Critic: Wasserstein (`wgan-clip`, `wgan-gp`) or BCE, plus lambda x gradient pena
 weight clipping (`wgan-clip`) after the optimiser step. Generator: w_adv x adversarial term +
 w_hsv x HSV-cone term (paper eq. 3). The terms are the pure functions of train.losses. Every value
 returned is a detached device tensor: reading them (a host sync) is left to the tick.
+
+Precision (train.precision): only the networks' forward passes run under autocast; the generator's
+output is cast to fp32 before the critic sees it (in both steps alike), and the losses, the
+gradient penalty with its double backward, and the HSV-cone term are computed in fp32.
 """
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import torch
 
 from train import losses
 from train.config import TrainConfig
+from train.precision import Precision
 
 Tensor = torch.Tensor
 
@@ -28,11 +32,11 @@ class GANLoss:
     """
 
     def __init__(self, cfg: TrainConfig, gen_run: Callable, critic_run: Callable, critic: torch.nn.Module,
-                 augment: Callable[[Tensor], Tensor], bf16: bool):
+                 augment: Callable[[Tensor], Tensor], precision: Precision):
         self.cfg = cfg
         self.gen_run, self.critic_run, self.critic = gen_run, critic_run, critic
         self.augment = augment
-        self.amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+        self.amp = precision.autocast
         is_wgan = cfg.loss in ("wgan-clip", "wgan-gp")
         self.d_loss = losses.wgan_critic_loss if is_wgan else losses.bce_critic_loss
         self.g_loss = losses.wgan_generator_loss if is_wgan else losses.bce_generator_loss
@@ -50,8 +54,8 @@ class GANLoss:
         loss_d = self.d_loss(d_real, d_fake)
         gp = torch.zeros((), device=real.device)
         if self.cfg.loss == "wgan-gp":  # Gulrajani et al. 2017, on interpolates of the augmented batches
-            with self.amp():
-                gp = losses.gradient_penalty(self.critic_run, real_a, fake_a, y_real)
+            # fp32, outside autocast: the double backward of a bf16 critic would round the penalty's gradient.
+            gp = losses.gradient_penalty(self.critic_run, real_a, fake_a, y_real)
             loss_d = loss_d + self.cfg.gp_lambda * gp
         loss_d.backward()
         d_real_mean = d_real.float().mean()
@@ -72,7 +76,7 @@ class GANLoss:
         cfg = self.cfg
         self.critic.requires_grad_(False)
         with self.amp():
-            fake = self.gen_run(z, y_fake)
+            fake = self.gen_run(z, y_fake).float()  # fp32, as the critic step's fakes
             d_fake = self.critic_run(self.augment(fake), y_fake)
         adv = self.g_loss(d_fake)
         hsv = losses.hsv_term(cfg.hsv_loss, fake, real, n_proj=cfg.hsv_proj, n_pixels=cfg.hsv_pixels,

@@ -15,20 +15,20 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from inkwash import atomic, provenance
 from inkwash.cli import UserError
-from train import checkpoint, config, dist, state
+from train import checkpoint, config, dist, precision, state
 from train.config import TrainConfig
 from train.data import Dataset
 from train.device import resolve_device, set_tf32
+from train.device_data import DeviceData
 from train.gan_loss import GANLoss
 from train.records import CSV_FIELDS, Probe, Records, TickStats
 
@@ -58,52 +58,49 @@ def configure_backends(cfg: TrainConfig, device: torch.device) -> None:
 
 
 def load_data(cfg: TrainConfig, info: dist.DistInfo) -> Dataset:
-    """The data set: cfg.data via train.data.load_folder, or the built-in demo set."""
+    """The data set: cfg.data via train.data.load_folder, or the built-in demo set.
+
+    Under torchrun, rank 0 alone generates the demo set and decodes the folder (with every core),
+    writing the cache; the other ranks wait for it, then read the cache with one process and never
+    write it. A rank that cannot see that cache (another machine) decodes for itself, and says so."""
     from train.data import load_folder
-    folder = cfg.data
-    if folder is None:
-        from train.demo import demo_folder
-        if info.enabled and not info.is_main:
-            dist.barrier(info)  # rank 0 generates the demo set first
-        folder = demo_folder()
-        if info.enabled and info.is_main:
-            dist.barrier(info)
-    return load_folder(folder, cfg.resolution, labels=cfg.conditional, amplify_to=cfg.amplify_to, seed=cfg.seed,
-                       progress=not cfg.quiet and info.is_main)
 
+    def load(workers: int | None, update_cache: bool) -> Dataset:
+        folder = cfg.data
+        if folder is None:
+            from train.demo import demo_folder
+            folder = demo_folder(workers=workers)
+        return load_folder(folder, cfg.resolution, labels=cfg.conditional, amplify_to=cfg.amplify_to, seed=cfg.seed,
+                           workers=workers, progress=not cfg.quiet and info.is_main, update_cache=update_cache,
+                           drop_near_duplicates=cfg.drop_near_duplicates)
 
-class DeviceData:
-    """The data set resident on the device as uint8 NCHW; batches are converted there."""
-
-    def __init__(self, ds: Dataset, cfg: TrainConfig, device: torch.device, local_batch: int):
-        self.class_names = list(ds.class_names) if cfg.conditional else []
-        if cfg.conditional and len(self.class_names) < 2:
-            raise UserError(f"conditional: {ds.root} has {len(self.class_names)} class subfolder(s); need at least 2")
-        self.u8 = torch.from_numpy(np.ascontiguousarray(ds.images_u8)).permute(0, 3, 1, 2).contiguous().to(device)
-        if tuple(self.u8.shape[2:]) != (cfg.resolution, cfg.resolution):
-            raise UserError(f"resolution: data is {tuple(self.u8.shape[2:])} px but the model needs {cfg.resolution}")
-        self.labels = ds.labels.to(device) if self.class_names else None
-        self.n, self.batch, self.device = self.u8.shape[0], local_batch, device
-
-    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A random batch: float (B, 3, R, R) in [-1, 1] (channels-last) and its labels or None."""
-        idx = torch.randint(0, self.n, (self.batch,), device=self.device)
-        x = self.u8[idx].float().div_(127.5).sub_(1.0)
-        if state.CHANNELS_LAST:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, (self.labels[idx] if self.labels is not None else None)
-
-    def fake_labels(self) -> torch.Tensor | None:
-        """Labels for a fake batch, drawn with the data's class frequencies (None: unconditional)."""
-        if self.labels is None:
-            return None
-        return self.labels[torch.randint(0, self.n, (self.batch,), device=self.device)]
+    if not info.enabled:
+        return load(None, True)
+    ds, failure = None, None
+    if info.is_main:
+        try:
+            ds = load(None, True)
+        except UserError as e:
+            failure = str(e)
+    failure = dist.from_rank0(failure, info)  # the other ranks wait here for rank 0's cache
+    if failure is not None:
+        raise UserError(failure)
+    if not info.is_main:
+        ds = load(1, False)
+    t = ds.timing
+    log.info("rank %d: data set of %d images (%d files decoded here, %d from the cache)", info.rank, len(ds),
+             t["files_decoded"], t["files_from_cache"])
+    if not info.is_main and t["files_decoded"]:
+        log.warning("rank %d: the data cache rank 0 wrote is not visible here; point INKWASH_CACHE at a folder "
+                    "every machine shares", info.rank)
+    return ds
 
 
 @contextlib.contextmanager
-def stop_requests() -> Iterator[dict]:
-    """While active, Ctrl-C / SIGTERM set flag["stop"] (the loop saves and stops at the step's end);
-    a second Ctrl-C stops at once. Handlers are restored after. Signals reach only the main thread."""
+def stop_requests(rank: int = 0, done: Callable[[], int] = lambda: 0) -> Iterator[dict]:
+    """While active, Ctrl-C / SIGTERM set flag["stop"]: the loop saves a checkpoint and stops at the end
+    of the iteration under way (`done()` iterations finished). A second Ctrl-C stops at once. Handlers
+    are restored after. Signals reach only the main thread."""
     flag = {"stop": False}
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -113,7 +110,8 @@ def stop_requests() -> Iterator[dict]:
         if flag["stop"] and signum == signal.SIGINT:
             raise KeyboardInterrupt
         flag["stop"] = True
-        log.info("stop requested (signal %d): finishing this step, then saving a checkpoint", signum)
+        log.info("rank %d: stop requested (signal %d) after iteration %d: finishing this iteration, then saving a "
+                 "checkpoint", rank, signum, done())
 
     old = [(sig, signal.signal(sig, handler)) for sig in (signal.SIGINT, signal.SIGTERM)]
     try:
@@ -167,6 +165,8 @@ def run(cfg: TrainConfig, dataset: Dataset | None = None) -> Path:
 def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset: Dataset | None) -> Path:
     # Provenance: the code that runs, read now, before a long run lets HEAD move.
     prov = provenance.provenance()
+    if cfg.record_repo:  # the user's own project, on request only: never mistaken for the toolkit's commit
+        prov["user_repository"] = {"path": str(Path.cwd()), "state": provenance.repo_state(Path.cwd())}
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
 
@@ -180,10 +180,10 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset: D
     if cfg.compile and cfg.loss == "wgan-gp":
         log.info("compile: the critic stays eager with wgan-gp (double backward); the generator is compiled")
     configure_backends(cfg, device)
-    bf16 = device.type == "cuda" and cfg.dtype in ("auto", "bf16")
+    prec = precision.detect(device, cfg.dtype)  # the precision of each piece: train.precision
     t_setup = time.perf_counter()
 
-    # Data: resident on the device as uint8 NCHW.
+    # Data: uint8 NCHW, on the GPU when it fits in a share of its free memory (train.device_data).
     ds = dataset if dataset is not None else load_data(cfg, info)
     data = DeviceData(ds, cfg, device, cfg.batch_size // info.world_size)
     spec = config.model_spec(cfg, data.class_names)
@@ -200,9 +200,9 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset: D
     if cfg.diffaug:
         from train.augment import diff_augment
         augment = (lambda x: diff_augment(x, cfg.diffaug_policy))
-    loss = GANLoss(cfg, gen_run, critic_run, st.critic, augment, bf16)
-    state.seed_streams(cfg, info, resume, st.iteration)
-    probe = Probe(cfg, spec, data.u8)
+    loss = GANLoss(cfg, gen_run, critic_run, st.critic, augment, prec)
+    state.seed_streams(cfg, info, resume, st.iteration, device)
+    probe = Probe(cfg, spec, data.u8, device)
 
     # Run folder (rank 0 only): config.json before the first step, the step-0 grid and metric.
     run_dir = cfg.run_dir
@@ -224,7 +224,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset: D
     # run.json (rank 0 only).
     session_seconds = time.perf_counter() - s.t0
     if info.is_main:
-        fields = _run_summary(s, start_it, session_seconds, setup_seconds, bf16, resume_path, ds)
+        fields = _run_summary(s, start_it, session_seconds, setup_seconds, prec, resume_path, ds)
         atomic.write_json(run_dir / "run.json", {**fields, **prov, "date": provenance.utc_now(),
                                                   "hardware": {**prov["hardware"],
                                                                "torch_threads": torch.get_num_threads()},
@@ -245,7 +245,7 @@ def _train(s: Session) -> None:
     s.t0 = s.t_steps = time.perf_counter()
     s.tick_start_it = st.iteration
     try:
-        with stop_requests() as stop:
+        with stop_requests(info.rank, lambda: st.iteration) as stop:
             while st.iteration < cfg.iters:
                 # Critic steps.
                 for _ in range(cfg.n_critic):
@@ -269,9 +269,11 @@ def _train(s: Session) -> None:
                 st.iteration += 1
                 bar.update(1)
 
-                # Tick: the only host syncs. Under torchrun the ranks agree on stopping at tick boundaries.
-                if (st.iteration % cfg.tick == 0 or st.iteration >= cfg.iters
-                        or (stop["stop"] and not info.enabled)):
+                # Stop requests: the ranks agree after every iteration (one CPU all-reduce, train.dist).
+                stop["stop"] = dist.any_rank(stop["stop"], info)
+
+                # Tick: the only host syncs.
+                if st.iteration % cfg.tick == 0 or st.iteration >= cfg.iters or stop["stop"]:
                     _tick(s, stop, bar)
                     if stop["stop"]:
                         s.interrupted = True
@@ -290,10 +292,6 @@ def _tick(s: Session, stop: dict, bar: tqdm) -> None:
         s.warm_step_seconds += time.perf_counter() - s.t_steps
         s.warm_iters += it - s.tick_start_it
     s.first_tick_done = True
-    if info.enabled:
-        flag = torch.tensor([1.0 if stop["stop"] else 0.0], device=s.device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        stop["stop"] = bool(flag.item())
     at_end, tick_i = it >= cfg.iters, it // cfg.tick
     means = s.stats.read()
     wall = s.wall
@@ -316,15 +314,15 @@ def _tick(s: Session, stop: dict, bar: tqdm) -> None:
             s.digests = dist.gather_digests([st.gen, st.critic], info)
             if len(set(s.digests)) != 1:
                 log.warning("ranks' weights differ at iteration %d: %s", it, s.digests)
-        ckpt = state.checkpoint_dict(st, cfg, info, wall, s.hsv_final)
+        ckpt = state.checkpoint_dict(st, cfg, info, wall, s.hsv_final, s.device)
         if info.is_main:
             checkpoint.save_checkpoints(s.run_dir / "checkpoints", ckpt, it, cfg.keep)
         del ckpt
     s.t_steps, s.tick_start_it = time.perf_counter(), it
 
 
-def _run_summary(s: Session, start_it: int, session_seconds: float, setup_seconds: float, bf16: bool,
-                 resume_path: Path | None, ds: Dataset) -> dict:
+def _run_summary(s: Session, start_it: int, session_seconds: float, setup_seconds: float,
+                 prec: precision.Precision, resume_path: Path | None, ds: Dataset) -> dict:
     """run.json's own fields: what was trained, how long it took, where the data came from."""
     cfg, it = s.cfg, s.st.iteration
     hsv0, hsv1 = s.st.hsv_step0, s.hsv_final
@@ -337,7 +335,9 @@ def _run_summary(s: Session, start_it: int, session_seconds: float, setup_second
         # Steps only (no tick work: metric, grids, plots, checkpoints), after the session's first tick.
         "step_seconds_per_iter": round(s.warm_step_seconds / s.warm_iters, 5) if s.warm_iters else None,
         "step_iters_timed": s.warm_iters,
-        "device": str(s.device), "dtype": "bf16-autocast" if bf16 else "fp32", "batch_size": cfg.batch_size,
+        "device": str(s.device), "dtype": prec.name, "dtype_reason": prec.reason,
+        "data_placement": s.data.placement, "data_placement_reason": s.data.placement_reason,
+        "batch_size": cfg.batch_size,
         "n_critic": cfg.n_critic, "world_size": s.info.world_size, "rank_weight_digests": s.digests,
         "resumed_from": str(resume_path) if resume_path else None, "interrupted": s.interrupted,
         "data": {**ds.summary_dict, "path": str(ds.root) if ds.root is not None else None},

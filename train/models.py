@@ -142,11 +142,15 @@ class Critic(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(x).flatten(1)  # (N, feature_dim)
-        out = self.fc(h).squeeze(1)
-        if self.proj is not None:
-            if labels is None:
-                raise ValueError("labels: this critic is class-conditional; pass labels of shape (N,)")
-            out = out + (self.proj(labels) * h).sum(1)
+        # The head and the scores in fp32 also under autocast (train.precision): a bf16 Linear over
+        # 512*s*s features would round the scores the losses and the gradient penalty are made of.
+        with torch.autocast(h.device.type, enabled=False):
+            h = h.float()
+            out = self.fc(h).squeeze(1)
+            if self.proj is not None:
+                if labels is None:
+                    raise ValueError("labels: this critic is class-conditional; pass labels of shape (N,)")
+                out = out + (self.proj(labels) * h).sum(1)
         return out
 
 

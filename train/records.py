@@ -113,9 +113,8 @@ class Probe:
     """Fixed noise for the sample grids and the progress metric, and a fixed real subset: the same
     for the whole run (also across --resume), so grids and hsv_swd_eval are comparable over time."""
 
-    def __init__(self, cfg: TrainConfig, spec: models.ModelSpec, data_u8: torch.Tensor):
-        """`data_u8`: the training images, uint8 (N, 3, R, R) on the device."""
-        device = data_u8.device
+    def __init__(self, cfg: TrainConfig, spec: models.ModelSpec, data_u8: torch.Tensor, device: torch.device):
+        """`data_u8`: the training images, uint8 (N, 3, R, R), on `device` or in host memory."""
         fixed = torch.Generator().manual_seed(cfg.seed + 1)
         k = spec.num_classes
         if k:  # one row per class, the same 8 latents in every row
@@ -128,7 +127,7 @@ class Probe:
         eval_z = torch.randn(cfg.eval_n, spec.latent_dim, generator=fixed)
         eval_y = torch.randint(0, k, (cfg.eval_n,), generator=fixed) if k else None
         real_idx = torch.randperm(data_u8.shape[0], generator=fixed)[:cfg.eval_n]
-        self.eval_real = data_u8[real_idx.to(device)].float().div(127.5).sub(1.0)
+        self.eval_real = data_u8[real_idx.to(data_u8.device)].to(device).float().div(127.5).sub(1.0)
         self.grid_z, self.eval_z = grid_z.to(device), eval_z.to(device)
         self.grid_y = grid_y.to(device) if grid_y is not None else None
         self.eval_y = eval_y.to(device) if eval_y is not None else None

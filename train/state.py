@@ -117,48 +117,59 @@ def update_ema(st: TrainState, decay: float) -> None:
         b_ema.copy_(b)
 
 
-def rng_state() -> dict:
-    """Every RNG state as plain tensors and types (loads with weights_only=True)."""
+def rng_state(device: torch.device) -> dict:
+    """This process's RNG states as plain tensors and types (loads with weights_only=True): torch's CPU
+    stream, numpy's and Python's, and the CUDA stream of `device` only (not of every visible GPU, so
+    a checkpoint resumes on a machine with fewer GPUs)."""
     np_state = np.random.get_state()
     return {"torch": torch.get_rng_state(),
-            "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+            "cuda_device": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "numpy": {"name": str(np_state[0]), "keys": torch.from_numpy(np_state[1].astype(np.int64)),
                       "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
             "python": [int(v) for v in random.getstate()[1]]}
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore what `rng_state` saved."""
+def set_rng_state(state: dict, device: torch.device) -> None:
+    """Restore what `rng_state` saved (a CUDA state only onto a CUDA `device`)."""
     torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda = state.get("cuda_device")
+    if cuda is None and state.get("cuda"):  # format of earlier versions: every visible GPU's state
+        index = (device.index or 0) if device.type == "cuda" else 0
+        cuda = state["cuda"][index] if index < len(state["cuda"]) else None
+    if cuda is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(cuda, device)
     n = state["numpy"]
     np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     random.setstate((3, tuple(state["python"]), None))
 
 
-def seed_streams(cfg: TrainConfig, info: dist.DistInfo, resume: dict | None, iteration: int) -> None:
-    """Per-rank RNG streams for batches, noise and augmentation; a resumed run continues its own."""
+def seed_streams(cfg: TrainConfig, info: dist.DistInfo, resume: dict | None, iteration: int,
+                 device: torch.device) -> None:
+    """Per-rank RNG streams for batches, noise and augmentation; a resumed run continues its own.
+
+    Resumed with another number of processes, no saved stream belongs to a rank: every rank is
+    reseeded from (seed, rank, iteration), deterministically, and says so."""
     seed_all(cfg.seed * 1000 + info.rank + 1)
     if resume is None:
         return
     states = resume.get("rng")
     states = states if isinstance(states, list) else [states]
     if len(states) == info.world_size:
-        set_rng_state(states[info.rank])
+        set_rng_state(states[info.rank], device)
     else:
-        log.info("resume: RNG states saved by %d process(es), running %d; reseeding", len(states), info.world_size)
+        log.info("resume: RNG states saved by %d process(es), running %d; reseeding rank %d from seed %d and "
+                 "iteration %d", len(states), info.world_size, info.rank, cfg.seed, iteration)
         seed_all(cfg.seed * 1000 + info.rank + 1 + iteration)
 
 
 def checkpoint_dict(st: TrainState, cfg: TrainConfig, info: dist.DistInfo, wall: float,
-                    hsv_final: float | None) -> dict:
+                    hsv_final: float | None, device: torch.device) -> dict:
     """What a checkpoint holds (train.checkpoint's format). Collective under torchrun: every rank
-    calls it, because the RNG states of all ranks are gathered."""
-    rngs = [rng_state()]
+    calls it, because the RNG states of all ranks are gathered (in rank order)."""
+    rngs = [rng_state(device)]
     if info.enabled:
         rngs = [None] * info.world_size
-        torch.distributed.all_gather_object(rngs, rng_state())
+        torch.distributed.all_gather_object(rngs, rng_state(device), group=info.stop_group)
     return {"model": st.spec.to_dict(), "config": cfg.to_dict(), "generator": st.gen.state_dict(),
             "critic": st.critic.state_dict(),
             "generator_ema": st.gen_ema.state_dict() if st.gen_ema is not None else None,

@@ -117,11 +117,12 @@ class Model:
 
 
 def open_model(path: Path, device: str = "auto") -> Model:
-    """The model at `path`, checked (SHA-256 against the sidecar, graph against the sidecar's spec).
+    """The model at `path`, checked (SHA-256 against the sidecar, graph against the sidecar's spec), in
+    onnxruntime's deterministic mode like `python -m export design`'s, so the studio's sheets are its bytes.
     Raises ModelFileError (a UserError) with one line naming the file and the fix."""
     from export.sampler import load_sampler
     from inkwash.hashing import sha256_file
-    sampler = load_sampler(path, device)
+    sampler = load_sampler(path, device, deterministic=True)   # as `python -m export design` opens it
     check_graph(sampler)
     return Model(sampler, sampler.meta.get("model_sha256") or sha256_file(sampler.path))
 

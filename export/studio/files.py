@@ -83,8 +83,9 @@ def garment_png(renderer, model, recipe: Recipe, name: str, repeat_scale: float,
 
 def _config(model, recipe: Recipe, opt: SheetOptions) -> design.DesignConfig:
     seed = isinstance(recipe.latent, Seed)
+    label = str(recipe.label) if seed and recipe.label is not None else None   # others carry it in their Origin
     return design.DesignConfig(model=model.sampler.path, garments=",".join(opt.garments), repeat_scale=opt.repeat_scale,
-                               rotation=opt.rotation, label=recipe.label if seed else None, quiet=True)
+                               rotation=opt.rotation, label=label, quiet=True)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ def sheet(renderer, model, recipe: Recipe, opt: SheetOptions) -> Sheet:
         page = sheets.compose_sheet(content)
         pdf = sheets.pdf_bytes(page, content.design_id)
         small = Image.fromarray(page).reduce(4)
-        side = {**side, "files": {"pdf": {"name": f"{content.design_id}.pdf", "sha256": sha256_bytes(pdf)}}}
+        side = {**side, "reproducibility": design.reproducibility(model.sampler),
+                "files": {"pdf": {"name": f"{content.design_id}.pdf", "sha256": sha256_bytes(pdf)}}}
         return Sheet(content.design_id, pdf, sheets.png_bytes(np.asarray(small)), side)
     return renderer.made("sheet", model, recipe, (opt,), make)
 

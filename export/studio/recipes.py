@@ -327,19 +327,21 @@ def sheet_origin(recipe: Recipe, latent_dim: int):
         to={"to_recipe": latent_text(nxt)}, brief=True)
 
 
-def design_jobs(texts: list[str], sampler, model_sha256: str, label: int | None) -> list[tuple]:
+def design_jobs(texts: list[str], sampler, model_sha256: str, label: str | None) -> list[tuple]:
     """`python -m export design --recipe ...`: (seed, label, origin) per recipe. A plain-seed recipe goes
-    the way of --seed K --label C (the same sheet, byte for byte); the others through `sheet_origin`."""
+    the way of --seed K --label C (the same sheet, byte for byte); the others through `sheet_origin`.
+    `label` is --label (an index or a name), which must agree with a recipe's own class."""
+    index = None if label is None else sampler.class_index(label)
     jobs = []
     for text in texts:
         r = parse(text)
-        if label is not None and r.label is not None and label != r.label:
+        if index is not None and r.label is not None and index != r.label:
             raise RecipeError(f"--label: {label} contradicts the class {r.label} of recipe {r.text!r}; drop --label")
-        if r.label is None and label is not None:
-            r = Recipe(r.model, label, r.latent)
+        if r.label is None and index is not None:
+            r = Recipe(r.model, index, r.latent)
         check(r, model_sha256, sampler.num_classes, "--recipe")
         if isinstance(r.latent, Seed):
-            jobs.append((r.latent.seed, r.label, None))
+            jobs.append((r.latent.seed, None if r.label is None else str(r.label), None))
         else:
             jobs.append((None, None, sheet_origin(r, sampler.latent_dim)))
     return jobs

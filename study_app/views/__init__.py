@@ -19,12 +19,14 @@ from types import ModuleType
 import streamlit as st
 
 from study_app import session
-from study_app.store import Respondent
+from study_app.records import DatabaseBusy, Respondent, StoreError
 
 RESPONDENT = ("consent", "about_you", "instructions", "trials", "thanks")
 ANALYST = "analyst"
 HERE = Path(__file__).resolve().parent
 HEADER = "Real or generated? A study of textile patterns"
+BUSY_TEXT = ("The server was too busy to save your last click, so nothing was saved. Please "
+             "press it again.")
 
 
 def module(name: str) -> ModuleType:
@@ -48,10 +50,31 @@ def respondent_pages() -> dict[str, st.Page]:
     return {name: page(name, default=i == 0) for i, name in enumerate(RESPONDENT)}
 
 
-def begin(show_header: bool = True) -> Respondent | None:
-    """Start drawing a respondent page: session keys set, the header line drawn (every page but the
-    trials has it); returns the respondent of this session's link (None: none, or an unknown link)."""
+def begin(trial_page: bool = False) -> Respondent | None:
+    """Start drawing a respondent page: session keys set, the header line and the last click's
+    notice drawn (the trial page has neither: its component shows the notice), a problem a callback
+    met shown; returns the respondent of this session's link (None: none, or an unknown link)."""
     session.init()
-    if show_header:
+    if not trial_page:
         st.markdown(f"#### {HEADER}")
+        if st.session_state.notice:
+            st.info(st.session_state.notice)
+            st.session_state.notice = None
+    problem, st.session_state.problem = st.session_state.problem, None
+    if isinstance(problem, DatabaseBusy):
+        st.warning(BUSY_TEXT)
+    elif problem is not None:
+        problem_page(problem)
+        st.stop()
     return session.respondent()
+
+
+def problem_page(e: StoreError) -> None:
+    """What a respondent sees when the database cannot be used: a plain explanation, no details
+    (they are in the server log)."""
+    if isinstance(e, DatabaseBusy):
+        st.warning(BUSY_TEXT)
+        return
+    st.error("**The study is paused.** This server cannot save answers at the moment, so please "
+             "stop here: anything answered now would not be kept. Please let the research team "
+             "know. Once the study is running again, your link continues where you stopped.")

@@ -7,7 +7,8 @@ import streamlit as st
 
 from study_app import session
 from study_app.config import AGE_BANDS, GENDERS
-from study_app.store import BACKGROUND_MAX, Respondent
+from study_app.records import Respondent
+from study_app.store import BACKGROUND_MAX
 from study_app.views import begin
 
 TITLE = "About you"
@@ -15,6 +16,8 @@ URL_PATH = "about-you"
 GENDER_LABELS = {"female": "Female", "male": "Male", "non-binary": "Non-binary",
                  "prefer not to say": "Prefer not to say"}
 AGE_LABELS = {b: ("Other" if b == "other" else b) for b in AGE_BANDS}
+MOVED_ON = ("This session has moved on in another tab or window: the study's images have begun, "
+            "so your answers about yourself are kept as first saved and cannot be changed here.")
 
 
 def belongs(r: Respondent, state: Mapping) -> bool:
@@ -35,16 +38,19 @@ def validate(ss: Mapping) -> dict[str, str]:
     if len(background) < 2:
         errors["background"] = "Please describe your background in a few words."
     elif len(background) > BACKGROUND_MAX:
-        errors["background"] = f"Please shorten your background to at most {BACKGROUND_MAX} characters."
+        errors["background"] = (f"Please shorten your background to at most {BACKGROUND_MAX} "
+                                f"characters (it has {len(background)}).")
     return errors
 
 
+@session.guarded
 def _submit(respondent_id: int) -> None:
     ss = st.session_state
     ss.demo_errors = validate(ss)
-    if not ss.demo_errors:
-        session.store().save_demographics(respondent_id, ss.demo_gender, ss.demo_age,
-                                          ss.demo_clothing == "yes", ss.demo_background.strip())
+    if not ss.demo_errors and not session.store().save_demographics(
+            respondent_id, ss.demo_gender, ss.demo_age, ss.demo_clothing == "yes",
+            ss.demo_background.strip()):
+        ss.notice = MOVED_ON     # a stale tab: the trials have begun, the stored answers stay
 
 
 def _error_line(errors: dict[str, str], field: str) -> None:
@@ -73,7 +79,9 @@ def page() -> None:
                  ["yes", "no"], format_func=str.capitalize, index=None, horizontal=True,
                  key="demo_clothing")
         _error_line(errors, "clothing")
-        st.text_input("Your background in a few words", max_chars=BACKGROUND_MAX,
+        # No max_chars: the browser would then drop a longer paste without a word; the length
+        # is checked on submit and the message says by how much it is over.
+        st.text_input(f"Your background in a few words (at most {BACKGROUND_MAX} characters)",
                       placeholder="e.g. textile design student, nurse, software engineer",
                       key="demo_background")
         _error_line(errors, "background")

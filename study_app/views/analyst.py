@@ -1,15 +1,17 @@
 """The analyst's page: live progress, Tables 5-7, fool rates, statistics and downloads.
 
 Behind a password from Streamlit secrets (`analyst_password` in .streamlit/secrets.toml) or the
-environment variable STUDY_ANALYST_PASSWORD, compared in constant time (hmac.compare_digest).
-Without one configured the page says how to set it and shows nothing else. Reached at /analyst
-through app.py's navigation (hidden from respondents' menus, but a hidden page is still reachable
-by URL: the password is what guards it).
+environment variable STUDY_ANALYST_PASSWORD, compared in constant time (hmac.compare_digest), with
+wrong passwords slowed down per client and over all clients (study_app.throttle) and logged.
+Without one configured the page says how to set it and shows nothing else. It is the only page of
+an analyst server (`python -m study_app analyst`); respondents' servers do not have it.
 """
 from __future__ import annotations
 
 import hmac
 import json
+import logging
+import math
 import os
 
 import matplotlib
@@ -24,8 +26,9 @@ from study_app import tables as T  # noqa: E402
 from study_app.analysis import Analysis  # noqa: E402
 from study_app.config import ENV_STUDY, default_db_url  # noqa: E402
 from study_app.exports import (CODEBOOK, analyse_study, codebook_markdown, figure_png,  # noqa: E402
-                               frames, jsonable, table6_figure)
+                               frames, jsonable, table6_figure, to_csv)
 from study_app.store import StoreError  # noqa: E402
+from study_app import throttle as throttle_module  # noqa: E402
 
 TITLE = "Analyst"
 URL_PATH = "analyst"
@@ -33,6 +36,7 @@ URL_PATH = "analyst"
 ENV_PASSWORD = "STUDY_ANALYST_PASSWORD"
 SECRET_KEY = "analyst_password"
 REFRESH_SECONDS = 10          # how stale the live numbers may be
+log = logging.getLogger("study_app.analyst")
 STAT_TITLES = {
     I.KEY_BINOMIAL: "Each respondent against chance (exact binomial, Holm; Wilson intervals)",
     I.KEY_ACCURACY: "Overall accuracy and HYPE-style error (respondent bootstrap, 10,000 resamples)",
@@ -63,13 +67,27 @@ def _table6_png(url: str, study: str) -> bytes:
     return figure_png(table6_figure(session.store(), study), dpi=100)
 
 
+def _client() -> str:
+    """The address a password comes from (behind a proxy: the proxy's, so the limit is shared)."""
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) and ip else "unknown address"
+
+
 def _check_password(expected: str) -> None:
-    if hmac.compare_digest(st.session_state.analyst_pw_input.encode(), expected.encode()):
-        st.session_state.analyst_ok = True
-        st.session_state.analyst_pw_error = False
-    else:
-        st.session_state.analyst_pw_error = True
-    st.session_state.analyst_pw_input = ""
+    ss, client, throttle = st.session_state, _client(), throttle_module.ANALYST
+    guess, ss.analyst_pw_input = ss.analyst_pw_input, ""
+    wait = throttle.wait_s(client)
+    if wait > 0:
+        ss.analyst_pw_error = f"Too many wrong passwords: try again in {math.ceil(wait)} s."
+        return
+    if hmac.compare_digest(guess.encode(), expected.encode()):
+        throttle.succeeded(client)
+        ss.analyst_ok, ss.analyst_pw_error = True, None
+        return
+    n, wait = throttle.failed(client)
+    log.warning("wrong analyst password from %s (%d in a row)", client, n)
+    ss.analyst_pw_error = "Wrong password." + (f" Wait {math.ceil(wait)} s before the next try."
+                                               if wait else "")
 
 
 def _gate() -> bool:
@@ -86,7 +104,7 @@ def _gate() -> bool:
     st.text_input("Analyst password", type="password", key="analyst_pw_input",
                   on_change=_check_password, args=(expected,))
     if st.session_state.analyst_pw_error:
-        st.error("Wrong password.")
+        st.error(st.session_state.analyst_pw_error)
     return False
 
 
@@ -157,16 +175,16 @@ def _statistics(res: Analysis) -> None:
 
 def _downloads(res: Analysis, study: str) -> None:
     st.subheader("Downloads")
-    files = {name: df.to_csv(index=False) for name, df in frames(res).items()}
+    files = {name: to_csv(df) for name, df in frames(res).items()}
     files["stats.json"] = json.dumps(jsonable(res.stats), indent=2)
-    files["codebook.md"] = codebook_markdown(study)
+    files["codebook.md"] = codebook_markdown(study, session.store().get_study(study).options)
     cols = st.columns(3)
     for i, (name, data) in enumerate(files.items()):
         mime = "text/csv" if name.endswith(".csv") else "application/octet-stream"
         cols[i % 3].download_button(name, data, file_name=f"{study}_{name}", mime=mime,
                                     key=f"dl_{name}")
     st.caption(f"{len(CODEBOOK)} CSV files; `python -m study_app export` writes the same files "
-               "plus table6.png.")
+               "plus table6.png and the study images (images.csv's path column).")
 
 
 def page() -> None:
@@ -198,10 +216,10 @@ def page() -> None:
     if res.progress["included"] == 0:
         st.info("No finished, included respondent yet: tables and statistics appear once the "
                 "first respondent finishes.")
-        return
-    _tables(res, url, study)
-    _statistics(res)
-    _downloads(res, study)
+    else:
+        _tables(res, url, study)
+        _statistics(res)
+    _downloads(res, study)          # the data so far, finished or not
 
 
 if __name__ == "__main__":

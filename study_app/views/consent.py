@@ -6,7 +6,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from study_app import session
-from study_app.store import Respondent
+from study_app.records import Respondent
 from study_app.views import begin
 
 TITLE = "Consent"
@@ -18,6 +18,7 @@ def belongs(r: Respondent | None, state: Mapping) -> bool:
     return r is None or not r.consented
 
 
+@session.guarded
 def _agree(study: str, consent_version: str) -> None:
     if st.session_state.pid:       # a second click on "I agree" changes nothing
         return

@@ -32,6 +32,9 @@ def lines(o: StudyOptions) -> list[str]:
         out.insert(2, f"Exactly half of the images ({o.per_class}) are generated." if not o.catch else
                    f"Apart from {o.catch} instruction images, exactly half of the images "
                    f"({o.per_class} of {2 * o.per_class}) are generated.")
+    if o.min_view_ms:
+        out.append(f"The buttons unlock {o.min_view_ms / 1000:g} s after each image appears, so "
+                   "that every answer is about an image you have seen.")
     if o.catch:
         out.append("A few images ask you to press a particular button: please follow them.")
     if o.practice:

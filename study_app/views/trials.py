@@ -1,24 +1,28 @@
 """The trials: one image at display size, Real / Generated, progress; practice trials get feedback.
 
-Each answer is written in the button's on_click callback (insert-or-ignore on the trial), with the
-server-side time from first sending the image to receiving the click. Widget keys carry the trial
-index, so a second click on an answered trial (double click, stale second tab) is ignored.
+The image and its buttons are the trial component (study_app.trial_view): the browser measures how
+long the image was on screen and keeps the buttons locked for the study's minimum viewing time.
+Each answer is written in the component's callback (insert-or-ignore on the trial) after the
+server checks it: for the trial on screen, viewed at least the minimum time (by the browser's
+clock and by the server's, trial sent -> answer received). A click that does not count says why.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
 
-from study_app import images, session
+from study_app import images, session, trial_view
+from study_app.records import DatabaseBusy, Respondent, Study
 from study_app.schema import utcnow
-from study_app.store import Respondent
-from study_app.views import begin
+from study_app.views import BUSY_TEXT, begin
 
 TITLE = "Study"
 URL_PATH = "study"
-CHOICES = (("real", "Real"), ("generated", "Generated"))
+PRELOAD = 2                 # next images fetched into the browser's cache while one is judged
+TOO_FAST = "Please look at each pattern for at least {s:g} s before answering."
+OTHER_TAB = ("That image had already been answered in another tab or window, and that answer is "
+             "kept. Here is the next one.")
 
 
 def belongs(r: Respondent, state: Mapping) -> bool:
@@ -26,21 +30,37 @@ def belongs(r: Respondent, state: Mapping) -> bool:
     return len(r.answered) < len(r.plan)
 
 
-def _answer(respondent_id: int, trial_index: int, answer: str, practice_truth: str | None) -> None:
-    answered_at = utcnow()
-    shown_at = st.session_state.shown_at.get(trial_index)
-    ms = None if shown_at is None else round((answered_at - shown_at).total_seconds() * 1000)
-    try:
-        new = session.store().record_answer(respondent_id, trial_index, answer, shown_at=shown_at,
-                                            answered_at=answered_at, response_ms=ms)
-    except OperationalError:
-        # A busy database (SQLite lock held past its timeout under heavy load): nothing was
-        # stored, so the same trial is shown again with a request to press once more.
-        st.session_state.save_failed = trial_index
+def _answer(r: Respondent, min_view_ms: int, practice_truth: dict[int, str]) -> None:
+    """The component's callback: check the click, store it, say why if it does not count."""
+    click, ss = trial_view.clicked(), st.session_state
+    if click is None or click.trial in ss.answered or click.trial != _current(r):
+        return              # a malformed or stale click: the page shows the current trial anyway
+    shown_at, now = ss.shown_at.get(click.trial), utcnow()
+    server_ms = None if shown_at is None else round((now - shown_at).total_seconds() * 1000)
+    if click.viewed_ms < min_view_ms or (server_ms is not None and server_ms < min_view_ms):
+        ss.notice = TOO_FAST.format(s=min_view_ms / 1000)
         return
-    st.session_state.save_failed = None
-    if new and practice_truth is not None:
-        st.session_state.feedback = (respondent_id, trial_index, answer, practice_truth)
+    try:
+        new = session.store().record_answer(
+            r.id, click.trial, click.answer, shown_at=shown_at, answered_at=now,
+            response_ms=click.viewed_ms if server_ms is None else min(click.viewed_ms, server_ms),
+            server_ms=server_ms)
+    except DatabaseBusy as e:
+        session.log.warning("%s (respondent %d, trial %d)", e, r.id, click.trial)
+        ss.notice = BUSY_TEXT
+        return
+    if new:
+        ss.answered.add(click.trial)
+        if click.trial in practice_truth:
+            ss.feedback = (r.id, click.trial, click.answer, practice_truth[click.trial])
+    else:               # another tab answered it first: take what is stored
+        ss.answered = set(session.store().find_respondent(r.pid).answered)
+        ss.notice = OTHER_TAB
+
+
+def _current(r: Respondent) -> int | None:
+    """The first trial this session knows to be unanswered."""
+    return next((i for i in range(len(r.plan)) if i not in st.session_state.answered), None)
 
 
 def _next() -> None:
@@ -69,32 +89,42 @@ def _progress(i: int, n_practice: int, n_main: int) -> None:
 
 def page() -> None:
     """Draw the next unanswered trial (or the feedback on the practice trial just answered)."""
-    r = begin(show_header=False)
+    r = begin(trial_page=True)
     if r is None:
         return
-    options = session.study_of(r).options
+    ss = st.session_state
+    if ss.answered is None or not set(r.answered) <= ss.answered:
+        ss.answered = set(r.answered)       # a new session, or another tab answered meanwhile
+    _trial(r, session.study_of(r))
+
+
+@st.fragment
+def _trial(r: Respondent, study: Study) -> None:
+    """The trial part of the page. A fragment: an answer reruns only this function (no routing,
+    no respondent lookup, no redraw of the rest), so an answer costs one database write."""
+    ss = st.session_state
+    if ss.problem is not None:          # the callback met a database problem: the page says so
+        st.rerun(scope="app")
+    options, pool = study.options, session.store().pool(r.study_id)
     n_practice = options.practice
-    fb = st.session_state.feedback
-    if fb is not None and fb[0] == r.id:
+    if ss.feedback is not None and ss.feedback[0] == r.id:
         _practice_feedback(n_practice)
         return
-    remaining = set(range(len(r.plan))) - r.answered
-    if not remaining:     # the last answer came from another tab since routing: go to thanks
-        st.rerun()
-    i = min(remaining)
-    info = session.store().pool(r.study_id)[r.plan[i]]
+    i = _current(r)
+    if i is None:       # the last answer is stored: on to the thanks page
+        st.rerun(scope="app")
     _progress(i, n_practice, len(r.plan) - n_practice)
-    st.session_state.shown_at.setdefault(i, utcnow())   # the first time this session shows trial i
-    if st.session_state.save_failed == i:
-        st.warning("Your answer could not be saved because the server is busy. Please press it again.")
-    truth = ("generated" if info.is_generated else "real") if info.kind == "practice" else None
-    with st.container(horizontal_alignment="center", key="trial_image"):
-        images.show(session.image_bytes(r.plan[i]), options.display_size)
-        st.markdown("Is this pattern **real** or **generated**?", text_alignment="center")
-        with st.container(horizontal=True, horizontal_alignment="center", key="trial_buttons"):
-            for answer, label in CHOICES:
-                st.button(label, key=f"answer_{i}_{answer}", width=124, on_click=_answer,
-                          args=(r.id, i, answer, truth))
+    ss.shown_at.setdefault(i, utcnow())     # the first time this session sends trial i
+    ss.render += 1
+    notice, ss.notice = ss.notice, None
+    practice_truth = {j: ("generated" if pool[r.plan[j]].is_generated else "real")
+                      for j in range(n_practice)}
+    upcoming = [j for j in range(i + 1, len(r.plan)) if j not in ss.answered][:PRELOAD]
+    with st.container(horizontal_alignment="center", key="trial"):
+        trial_view.show(i, images.image_url(study.url_key, r.plan[i]),
+                        [images.image_url(study.url_key, r.plan[j]) for j in upcoming],
+                        options.display_size, options.min_view_ms, ss.render, notice,
+                        on_answer=session.guarded(lambda: _answer(r, options.min_view_ms, practice_truth)))
 
 
 if __name__ == "__main__":

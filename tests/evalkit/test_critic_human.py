@@ -3,27 +3,13 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from scipy import stats
 
 from evalkit import critic_human
 from evalkit.__main__ import main
-
-
-def write_study_export(folder: Path, images_u8: np.ndarray, is_generated: list[bool], fool_rate: list[float]) -> Path:
-    """A study export folder as `python -m study_app export` writes it: images.csv (image_id,
-    is_generated, model, kind, fool_rate) + images/<id>.png."""
-    (folder / "images").mkdir(parents=True, exist_ok=True)
-    with open(folder / "images.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image_id", "is_generated", "model", "kind", "fool_rate"])
-        for i, (im, g, r) in enumerate(zip(images_u8, is_generated, fool_rate)):
-            Image.fromarray(im).save(folder / "images" / f"im{i:03d}.png")
-            w.writerow([f"im{i:03d}", str(g).lower(), "paper" if g else "", "main", r])
-    return folder
 
 
 def test_spearman_ci_of_a_monotone_relation_is_one():
@@ -43,33 +29,37 @@ def test_spearman_ci_brackets_rho_for_noisy_data():
     assert 0.5 < out["rho"] < 0.9
 
 
-def test_critic_vs_human_end_to_end(tmp_path, run_factory, synthetic_images, write_images):
-    run = run_factory("paper")
+def test_critic_vs_human_reads_a_real_study_export(run_factory, synthetic_images, write_images, tmp_path):
+    from study_app.__main__ import main as study
+    from study_app.exports import read_export
+    run = run_factory("critic")                  # trained by the real loop at 64 px
+    real, fake = tmp_path / "real", tmp_path / "fake"
+    write_images(real, synthetic_images(8, 64, seed=1), prefix="real_")
+    write_images(fake, synthetic_images(8, 64, seed=2, style=1.0), prefix="fake_")
+    db, export = f"sqlite:///{tmp_path / 'study.db'}", tmp_path / "export"
+    assert study(["create", "--name", "s", "--real", str(real), "--fake", f"paper={fake}",
+                  "--per-class", "6", "--catch", "1", "--db", db]) == 0
+    assert study(["simulate", "--db", db, "--study", "s", "--respondents", "12", "--accuracy", "0.6",
+                  "--seed", "3"]) == 0
+    assert study(["export", "--db", db, "--out", str(export), "--n-bootstrap", "200"]) == 0
+
+    assert main(["critic-vs-human", str(run), str(export), "--bootstrap", "300"]) == 0
+    images = read_export(export)["images.csv"]
+    shown = images[images["kind"] == "main"].reset_index(drop=True)
+    assert len(shown) == 15 and (images["kind"] == "catch").sum() == 1       # the catch image is left out
+    with open(export / "critic_vs_human" / "scores.csv", newline="") as f:
+        got = {r["image_id"]: float(r["critic_score"]) for r in csv.DictReader(f)}
+    assert set(got) == set(shown["image_id"])
     critic, info = critic_human.load_critic(run)
-    assert info["spec"].name == "paper" and info["spec"].resolution == 64
-    images = synthetic_images(24, size=64, seed=1)
-    gen = [i % 2 == 0 for i in range(24)]
-    files = write_images(tmp_path / "scored", images)
-    scores = critic_human.score_images(critic, files, 64)
-    # Human fool rates built to agree with the critic: monotone in its score (up for fakes, down for reals).
-    ranks = scores.argsort().argsort() / (len(scores) - 1)
-    fool = [float(r) if g else float(1 - r) for r, g in zip(ranks, gen)]
-    study = write_study_export(tmp_path / "study", images, gen, fool)
-    rc = main(["critic-vs-human", str(run), str(study), "--bootstrap", "300"])
-    assert rc == 0
-    out = study / "critic_vs_human"
-    doc = json.loads((out / "critic_vs_human.json").read_text())
+    expected = critic_human.score_images(critic, [export / p for p in shown["path"]], info["spec"].resolution)
+    np.testing.assert_allclose([got[i] for i in shown["image_id"]], expected, rtol=1e-5)
+    doc = json.loads((export / "critic_vs_human" / "critic_vs_human.json").read_text())
     rows = {r["subset"]: r for r in doc["rows"]}
-    assert rows["generated: score vs fool rate"]["spearman_rho"] == pytest.approx(1.0)
-    assert rows["real: score vs fool rate"]["spearman_rho"] == pytest.approx(-1.0)
-    assert rows["all: score vs share judged real"]["spearman_rho"] == pytest.approx(1.0)
-    assert rows["generated: score vs fool rate"]["n_images"] == 12
-    assert doc["provenance"]["critic"]["name"] == "paper" and doc["provenance"]["critic"]["resolution"] == 64
-    assert (out / "critic_vs_human_scatter.png").stat().st_size > 1000
-    with open(out / "scores.csv", newline="") as f:
-        got = list(csv.DictReader(f))
-    assert len(got) == 24
-    np.testing.assert_allclose([float(r["critic_score"]) for r in got], scores, rtol=1e-5)
+    gen = shown["is_generated"].to_numpy()
+    rho = stats.spearmanr(expected[gen], shown["fool_rate"][gen]).statistic
+    assert rows["generated: score vs fool rate"]["spearman_rho"] == pytest.approx(rho)
+    assert rows["generated: score vs fool rate"]["n_images"] == gen.sum() == 8
+    assert doc["provenance"]["critic"]["resolution"] == 64
 
 
 def test_missing_fool_rate_column_is_a_one_line_error(tmp_path, capsys, run_factory):

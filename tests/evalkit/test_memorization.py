@@ -25,11 +25,34 @@ def test_cone_geometry():
     np.testing.assert_allclose(c[3:, 2], [0.5, 1.0, 0.0])  # black at the apex (z = 1 - V)
 
 
+def _cropped(images: np.ndarray, frac: float = 0.05) -> np.ndarray:
+    """Each image cropped by `frac` at the left and top, resized back: a slightly cropped copy."""
+    size = images.shape[1]
+    cut = round(size * frac)
+    return np.stack([np.asarray(Image.fromarray(im[cut:, cut:]).resize((size, size), Image.BICUBIC)) for im in images])
+
+
 def test_dedupe_drops_exact_and_flipped_copies():
     real = _patterns(6, 0)
     stacked = np.concatenate([real, real[:2], real[2:4, :, ::-1], real[4:5, ::-1, ::-1]])
     keep = mm.dedupe(stacked)
     np.testing.assert_array_equal(keep, np.arange(6))
+
+
+def test_dedupe_drops_near_duplicates_of_an_earlier_original():
+    real = _patterns(6, 0)
+    keep = mm.dedupe(np.concatenate([real, _cropped(real[1:3])]))
+    np.testing.assert_array_equal(keep, np.arange(6))
+
+
+def test_slightly_cropped_and_flipped_copies_are_flagged_as_near_duplicates():
+    real = _patterns(30, 8)
+    gen = np.concatenate([_cropped(real[:6]), _cropped(real[6:9])[:, :, ::-1], _patterns(5, 9)])
+    near = mm.memorisation(gen, real)["near_duplicate"]
+    np.testing.assert_array_equal(near["flagged"], [True] * 9 + [False] * 5)
+    np.testing.assert_array_equal(near["nn_index"][:9], np.arange(9))
+    assert near["nn_flip"][:9] == ["none"] * 6 + ["h"] * 3 and near["flagged_share"] == 9 / 14
+    assert np.all(near["distance"][:9] <= near["distance_max"]) and np.isnan(near["distance"][9:]).all()
 
 
 def test_verbatim_copies_are_flagged():
@@ -55,6 +78,7 @@ def test_independent_generator_is_not_flagged():
     out = mm.memorisation(gen, real)
     assert out["hsv64"]["flagged_share"] < 0.25
     assert out["hsv64"]["nn_median"] > out["hsv64"]["threshold"]
+    assert out["near_duplicate"]["flagged_share"] == 0.0
 
 
 def test_inception_space_when_features_are_given():

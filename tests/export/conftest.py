@@ -2,6 +2,9 @@
 `run_factory`), and their exports."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,4 +36,47 @@ def exported_cond(run_factory) -> Path:
     from export.onnx_export import export_run
     run = run_factory("cond", classes=3, n_images=9, ema=False)
     export_run(run)
+    return run
+
+
+# `python -m export ARGV` with every os.replace made a rendezvous: replace number k waits until the
+# other process has reached its replace number k too. Two such processes doing the same work are
+# then inside the same atomic write at the same moment, so a fixed temp name would make one of them
+# fail (its temp file renamed away by the other), while unique temp names let both finish.
+LOCKSTEP = r"""
+import atexit, itertools, os, sys, time
+from pathlib import Path
+sync, turns, real_replace = Path(sys.argv[1]), itertools.count(), os.replace
+atexit.register(lambda: (sync / f"exit-{os.getpid()}").touch())
+def replace(src, dst, *args, **kwargs):
+    k = next(turns)
+    (sync / f"{k}-{os.getpid()}").touch()
+    deadline = time.monotonic() + 300
+    while len(list(sync.glob(f"{k}-*"))) < 2:
+        if list(sync.glob("exit-*")) or time.monotonic() > deadline:
+            raise RuntimeError(f"the other process ended or stalled before its replace number {k}")
+        time.sleep(0.005)
+    return real_replace(src, dst, *args, **kwargs)
+os.replace = replace
+from export.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.fixture
+def lockstep(tmp_path):
+    """run(argv) -> [(exit code, stderr)] of two `python -m export ARGV` processes whose atomic writes
+    happen together, turn by turn (LOCKSTEP). Only for work without worker processes (their replaces
+    would not pair up)."""
+    root = Path(__file__).resolve().parents[2]
+
+    def run(argv: list[str]) -> list[tuple[int, str]]:
+        sync = tmp_path / "lockstep"
+        sync.mkdir()
+        logs = [tmp_path / f"lockstep-{i}.err" for i in range(2)]
+        procs = [subprocess.Popen([sys.executable, "-c", LOCKSTEP, str(sync), *argv], cwd=root,
+                                  stdout=subprocess.DEVNULL, stderr=log.open("w"),
+                                  env={**os.environ, "PYTHONPATH": str(root)}) for log in logs]
+        codes = [p.wait(timeout=600) for p in procs]
+        return [(code, log.read_text()) for code, log in zip(codes, logs)]
     return run

@@ -134,6 +134,46 @@ def test_conditional_model_walks_within_and_across_classes(exported_cond, tmp_pa
     assert "pdf" not in side["files"] and not list(tmp_path.glob("*.pdf"))
 
 
+@pytest.mark.slow
+def test_design_takes_the_class_by_name_and_prints_its_index(exported_cond, tmp_path):
+    assert design_main([_model(exported_cond), "--out", str(tmp_path), "--n", "1", "--seed", "4", "--steps", "3",
+                        "--garments", "tote", "--label", "class2", "--quiet", "--no-pdf"]) == 0
+    (side_path,) = tmp_path.glob("IW-*.json")
+    side = json.loads(side_path.read_text())
+    assert side["class"] == 2 and side["class_name"] == "class2" and side_path.stem.endswith("-S0004-C2")
+    assert side["command"].endswith("--label 2")
+
+
+def test_design_with_an_unknown_class_lists_the_classes(exported_cond, tmp_path, capsys):
+    assert design_main([_model(exported_cond), "--out", str(tmp_path), "--n", "1", "--label", "stripes",
+                        "--quiet"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("python -m export")]  # log lines aside
+    assert len(err) == 1 and "--label stripes" in err[0] and "0 class0, 1 class1, 2 class2" in err[0]
+
+
+def test_sheet_sidecar_says_where_its_bytes_repeat(exported):
+    from export import load_sampler
+    sampler = load_sampler(_model(exported), device="cpu", deterministic=True)
+    repro = design.reproducibility(sampler)
+    assert repro["byte_identical"] == design.BYTE_IDENTICAL and "same machine" in repro["byte_identical"]
+    assert repro["provider"] == "CPUExecutionProvider" and repro["deterministic_compute"] is True
+    assert {"numpy", "pillow", "matplotlib"} <= set(repro["versions"])
+
+
+@pytest.mark.gpu
+def test_design_on_cuda_is_byte_identical_across_sessions(exported, tmp_path):
+    from export import providers
+    if providers.cuda_session(_model(exported)) is None:
+        pytest.skip("the onnxruntime CUDA provider does not start here (python -m export env says why)")
+    args = ["--n", "1", "--seed", "3", "--steps", "3", "--garments", "tshirt", "--device", "cuda", "--quiet"]
+    for out in ("a", "b"):
+        assert design_main([_model(exported), "--out", str(tmp_path / out), *args]) == 0
+    (png,) = (tmp_path / "a").glob("IW-*.png")
+    assert png.read_bytes() == (tmp_path / "b" / png.name).read_bytes()
+    side = json.loads(png.with_suffix(".json").read_text())
+    assert side["reproducibility"]["provider_options"]["cudnn_conv_algo_search"] == "DEFAULT"
+
+
 @pytest.mark.parametrize("argv, field", [
     (["--garments", "hat"], "--garments"),
     (["--repeat-scale", "0"], "--repeat-scale"),

@@ -59,6 +59,23 @@ def test_conditional_sample_with_label(exported_cond, tmp_path):
     assert np.array_equal(_read_pngs(tmp_path), load_sampler(model, "cpu").sample(2, labels=2))
 
 
+def test_conditional_sample_takes_the_class_by_name(exported_cond, tmp_path):
+    model = exported_cond / "export" / "generator.onnx"
+    assert main(["sample", str(model), "--n", "2", "--out", str(tmp_path), "--label", "class2", "--quiet"]) == 0
+    assert np.array_equal(_read_pngs(tmp_path), load_sampler(model, "cpu").sample(2, labels=2))
+
+
+@pytest.mark.parametrize("run, label, needle", [("cond", "class7", "0 class0, 1 class1, 2 class2"),
+                                                ("cond", "3", "0 class0, 1 class1, 2 class2"),
+                                                ("uncond", "0", "unconditional")])
+def test_unknown_label_is_one_line_listing_the_classes(exported_cond, exported, tmp_path, capsys, run, label, needle):
+    model = (exported_cond if run == "cond" else exported) / "export" / "generator.onnx"
+    assert main(["sample", str(model), "--n", "2", "--out", str(tmp_path), "--label", label, "--quiet"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("python -m export")]  # log lines aside
+    assert len(err) == 1 and err[0].startswith("python -m export sample: error: --label") and needle in err[0]
+    assert not list(tmp_path.glob("*.png"))
+
+
 def test_onnx_verb_no_ema_and_out(tiny_run, tmp_path, capsys):
     out = tmp_path / "exp"
     assert main(["onnx", str(tiny_run), "--no-ema", "--out", str(out)]) == 0
@@ -85,3 +102,19 @@ def test_cli_errors_are_one_line_exit_2(argv, needle, tmp_path, monkeypatch, cap
         code = e.code
     err = capsys.readouterr().err.strip()
     assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+
+
+
+@pytest.mark.slow
+def test_two_samples_into_one_folder_at_once_do_not_collide(exported, tmp_path, lockstep):
+    """Both processes write samples.npz and samples.json at the same moment (lockstep): unique temp
+    names, so both finish and each file is whole (the PNG workers use the same atomic writer)."""
+    model = exported / "export" / "generator.onnx"
+    out = tmp_path / "shared"
+    results = lockstep(["sample", str(model), "--n", "6", "--out", str(out), "--format", "npz", "--quiet",
+                        "--device", "cpu"])
+    assert [code for code, _ in results] == [0, 0], results
+    assert sorted(p.name for p in out.iterdir()) == ["samples.json", "samples.npz"]
+    with np.load(out / "samples.npz") as f:
+        assert np.array_equal(f["images"], load_sampler(model, "cpu").sample(6, seed=0))
+    assert json.loads((out / "samples.json").read_text())["n"] == 6

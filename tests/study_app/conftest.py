@@ -138,6 +138,7 @@ def make_study(db: str, folders: dict[str, Path], name: str = "pilot", **kw) -> 
     from study_app.config import StudyConfig
     from study_app.create import create_study
     fakes = [f"{k.removeprefix('fake_')}={v}" for k, v in folders.items() if k not in ("real", "root")]
+    kw.setdefault("allow_mixed_sizes", ("real",))   # tiny_folders' real/ mixes sizes on purpose
     return create_study(StudyConfig(name=name, real=folders["real"], fake=fakes, db=db, **kw))
 
 
@@ -156,3 +157,91 @@ def study(sqlite_url, study_template) -> dict:
     from sqlalchemy.engine import make_url
     shutil.copyfile(study_template[0], make_url(sqlite_url).database)
     return dict(study_template[1])
+
+
+def trial_data(at) -> dict:
+    """The data the trial component of an AppTest page was given (trial, src, render, ...)."""
+    import json
+    (el,) = at.get("bidi_component")
+    return json.loads(el.proto.json)
+
+
+def answer_trial(at, answer: str, viewed_ms: int = 900, waited_ms: int | None = None):
+    """Answer the trial on an AppTest page as the trial component does in a browser: its "answer"
+    trigger with the trial, the render and the viewing time. The server's clock is moved on by
+    `waited_ms` (default viewed_ms + 50: the trial's sending time is set that much earlier), as
+    if that time had passed."""
+    import json
+    from datetime import timedelta
+    (el,) = at.get("bidi_component")
+    data = json.loads(el.proto.json)
+    shown = at.session_state["shown_at"]
+    if data["trial"] in shown:
+        shown[data["trial"]] -= timedelta(milliseconds=viewed_ms + 50 if waited_ms is None else waited_ms)
+    states = at._tree.get_widget_states()
+    w = states.widgets.add()
+    w.id = f"$$STREAMLIT_INTERNAL_KEY_{el.proto.id}__events"
+    w.json_trigger_value = json.dumps([{"event": "answer", "value": {
+        "trial": data["trial"], "answer": answer,
+        "render": data["render"], "viewed_ms": viewed_ms}}])
+    at._run(widget_state=states)
+    assert not at.exception
+    return at
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium through Playwright, one per test module (each test opens its own context)."""
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing; install Debian's chromium (tests/services.sh)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """serve(db_url, study, verb="serve", env=None) -> base URL of `python -m study_app VERB` on a
+    free loopback port, once healthy; every server is stopped when the module's tests are done."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+    root = Path(__file__).resolve().parents[2]
+    procs = []
+
+    def start(db_url: str, study: str | None = None, verb: str = "serve", env: dict | None = None) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cmd = [sys.executable, "-m", "study_app", verb, "--db", db_url, "--port", str(port),
+               *(["--study", study] if study else [])]
+        proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        base, end = f"http://127.0.0.1:{port}", time.monotonic() + 90
+        while time.monotonic() < end:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        return base
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("server did not become healthy in time")
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -266,3 +266,38 @@ def test_a_study_without_respondents_analyses_to_empty_tables():
     assert res.progress["started"] == 0 and res.progress["excluded_by_rule"] == {}
     assert list(res.table7["n"]) == [0] * 6
     assert res.stats[I.KEY_ACCURACY]["n"] == 0 and res.stats[I.KEY_GEE]["estimable"] is False
+
+
+def _split_people(n: int) -> list[dict]:
+    """n respondents, half never fooled (all 50 correct), half always fooled (none correct)."""
+    return [{"gender": "female", "age_band": "21-30", "clothing_work": True,
+             "n_correct": 50 if i % 2 else 0} for i in range(n)]
+
+
+def test_model_fool_rate_interval_resamples_respondents_not_answers():
+    rules = ExclusionRules(exclude_identical_answers=False)
+    res = analyse(*build_frames(_split_people(20)), rules, n_boot=2000, seed=1)
+    m = res.models.set_index("model").loc["paper"]
+    assert m.n_answers == 500 and m.fool_rate == 0.5
+    lo, hi = I.wilson(m.n_fooled, m.n_answers)          # what pooling 500 answers would claim
+    assert hi - lo < 0.1
+    # 20 respondents who are either always or never fooled: the rate is as uncertain as a share of
+    # 20 people (sd about 0.11), not of 500 answers.
+    assert m.fool_ci_low < 0.35 and m.fool_ci_high > 0.65
+    assert m.fool_ci_high - m.fool_ci_low > 3 * (hi - lo)
+
+
+def test_model_fool_rate_interval_is_the_respondent_bootstrap_by_definition():
+    people = [{"gender": "male", "age_band": "31-40", "clothing_work": False, "n_correct": k}
+              for k in (10, 20, 25, 30, 35, 40, 45)]
+    res = analyse(*build_frames(people), n_boot=100, seed=5)
+    t = res.trials[res.trials["kind"] == "main"]
+    ids = sorted(t["respondent_id"].unique())
+    idx = np.random.default_rng(5).integers(0, len(ids), size=(100, len(ids)))
+    for model, gen in (("paper", True), ("real", False)):
+        rates = []
+        for draw in idx:        # one resample: the drawn respondents' answers, repeats included
+            sub = pd.concat([t[(t["respondent_id"] == ids[j]) & (t["is_generated"] == gen)] for j in draw])
+            rates.append((~sub["correct"]).mean())
+        row = res.models.set_index("model").loc[model]
+        assert (row.fool_ci_low, row.fool_ci_high) == pytest.approx(tuple(np.percentile(rates, [2.5, 97.5])))

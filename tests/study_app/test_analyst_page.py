@@ -14,7 +14,10 @@ APP = str(Path(__file__).resolve().parents[2] / "study_app" / "app.py")
 
 @pytest.fixture
 def analyst_db(small_study, tmp_path, monkeypatch) -> str:
-    """A small study with 8 simulated respondents; the app reads it from $STUDY_DB_URL."""
+    """A small study with 8 simulated respondents; the app reads it from $STUDY_DB_URL. The
+    password throttle starts afresh, as in a new server process."""
+    from study_app import throttle
+    monkeypatch.setattr(throttle, "ANALYST", throttle.LoginThrottle())
     url = small_study(tmp_path, respondents=8, seed=1)
     monkeypatch.setenv("STUDY_DB_URL", url)
     monkeypatch.delenv("STUDY_ANALYST_PASSWORD", raising=False)
@@ -57,12 +60,35 @@ def test_password_from_the_environment(analyst_db, monkeypatch):
     assert not at.exception and len(at.metric) == 4
 
 
-def test_app_routes_to_the_analyst_page(analyst_db):
+def test_an_analyst_server_has_the_analyst_page_only(analyst_db, monkeypatch):
+    monkeypatch.setenv("STUDY_ROLE", "analyst")
     at = AppTest.from_file(APP, default_timeout=60)
     at.secrets["analyst_password"] = "pw"
     at.run()
-    assert not at.exception
-    at.switch_page("views/analyst.py").run()
-    assert not at.exception
+    assert not at.exception and at.title[0].value == "Study results (analyst)"
     at.text_input(key="analyst_pw_input").input("pw").run()
     assert not at.exception and len(at.metric) == 4
+
+
+def test_a_respondent_server_has_no_analyst_page(analyst_db, monkeypatch):
+    monkeypatch.setenv("STUDY_ROLE", "respondent")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/analyst.py")
+
+
+def test_wrong_passwords_back_off_and_a_right_one_waits_its_turn(analyst_db, caplog):
+    from study_app.throttle import FREE_FAILURES
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.secrets["analyst_password"] = "s3cret"
+    at.run()
+    for k in range(FREE_FAILURES):
+        at.text_input(key="analyst_pw_input").input(f"guess{k}").run()
+        assert at.error[0].value == "Wrong password."
+    at.text_input(key="analyst_pw_input").input("another").run()
+    assert at.error[0].value == "Wrong password. Wait 2 s before the next try."
+    at.text_input(key="analyst_pw_input").input("s3cret").run()      # right, but too soon
+    assert at.error[0].value.startswith("Too many wrong passwords: try again in ")
+    assert len(at.metric) == 0
+    assert caplog.text.count("wrong analyst password from") == FREE_FAILURES + 1

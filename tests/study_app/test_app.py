@@ -2,14 +2,16 @@
 demographics, instructions, trials (with practice), resume by ?pid=, stale tabs, thank-you."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 from study_app.store import Store
 
-from .conftest import make_study
+from .conftest import answer_trial, make_study, trial_data
 
 APP = str(Path(__file__).resolve().parents[2] / "study_app" / "app.py")
 
@@ -57,8 +59,7 @@ def _fill_demographics(at: AppTest, background: str = "Textile design student") 
 
 
 def _answer(at: AppTest, answer: str) -> AppTest:
-    key = next(b.key for b in at.button if b.key.startswith("answer_") and b.key.endswith(answer))
-    return _click(at, key)
+    return answer_trial(at, answer)
 
 
 def _to_trials(open_app) -> tuple[AppTest, str]:
@@ -132,8 +133,8 @@ def test_trials_store_every_answer_then_thank_you_shows_the_code(study, open_app
     given = []
     for k in range(1, 51):
         assert _progress(at) == f"{k} of 50"
-        (shown,) = at.image[0].proto.imgs        # one image, no caption, the common alt text
-        assert shown.caption == "" and shown.alt == "Pattern to judge"
+        shown = trial_data(at)                 # one image, the common alt text, an opaque URL
+        assert shown["alt"] == "Pattern to judge" and re.fullmatch(r"images/[0-9a-f]{40}\.png", shown["src"])
         answer = "generated" if k % 4 == 0 else "real"
         given.append(answer)
         _answer(at, answer)
@@ -198,7 +199,8 @@ def test_unknown_link_says_so_and_offers_a_new_session(study, open_app):
     assert "About this study" in _texts(at)
 
 
-def test_empty_database_says_no_study_is_available(open_app):
+def test_database_without_a_study_says_no_study_is_available(open_app, sqlite_url):
+    Store(sqlite_url, create=True).close()
     at = open_app()
     assert "No study is available at this address." in _texts(at)
 
@@ -225,21 +227,92 @@ def test_respondent_path_on_postgresql(pg_url, tiny_folders, tmp_path, monkeypat
 
 
 
-def test_busy_database_on_answer_asks_to_press_again_and_loses_nothing(study, open_app, sqlite_url, monkeypatch):
-    from sqlalchemy.exc import OperationalError
+def test_busy_database_on_answer_asks_to_press_again_and_loses_nothing(study, open_app, sqlite_url):
+    import sqlite3
 
     at, _ = _to_trials(open_app)
-    real_record = Store.record_answer
-
-    def busy(*args, **kwargs):
-        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(Store, "record_answer", busy)
-    _answer(at, "real")
-    assert _progress(at) == "1 of 50"                       # same trial again
-    assert "could not be saved" in _texts(at)
+    other = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")             # another writer holds the lock past the app's timeout
+    try:
+        _answer(at, "real")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert _progress(at) == "1 of 50"                       # same trial again, saying why
+    assert trial_data(at)["notice"].startswith("The server was too busy to save your last click")
     assert Store(sqlite_url).trials_frame(study["name"]).empty
-    monkeypatch.setattr(Store, "record_answer", real_record)
     _answer(at, "generated")
-    assert _progress(at) == "2 of 50" and "could not be saved" not in _texts(at)
+    assert _progress(at) == "2 of 50" and trial_data(at)["notice"] == ""
     assert Store(sqlite_url).trials_frame(study["name"])["answer"].tolist() == ["generated"]
+
+
+def test_a_long_background_is_measured_and_refused_not_dropped(study, open_app, sqlite_url):
+    at = _click(open_app(), "consent_agree")
+    assert not at.text_input(key="demo_background").max_chars     # the browser would drop a long paste
+    _fill_demographics(at, background="x" * 250)
+    assert "Please shorten your background to at most 200 characters (it has 250)." in _texts(at)
+    assert Store(sqlite_url).respondents_frame(study["name"])["background"].isna().all()
+
+
+def test_a_stale_tab_cannot_change_demographics_once_trials_began(study, open_app, sqlite_url):
+    tab_a = _click(open_app(), "consent_agree")
+    pid = tab_a.query_params["pid"]
+    tab_b = open_app(pid)                          # a second tab, still on the form
+    _fill_demographics(tab_a, background="Weaver")
+    _click(tab_a, "instructions_start")
+    _answer(tab_a, "real")
+    at = _fill_demographics(tab_b, background="Something else")
+    assert _progress(at) == "2 of 50"                # on to the trial the session is at, told why
+    assert trial_data(at)["notice"].startswith("This session has moved on in another tab or window")
+    row = Store(sqlite_url).respondents_frame(study["name"]).iloc[0]
+    assert row.background == "Weaver"
+
+
+def test_a_link_from_another_study_in_the_same_database_is_refused(study, open_app, sqlite_url,
+                                                                   tiny_folders, tmp_path, monkeypatch):
+    make_study(sqlite_url, tiny_folders, name="other", image_dir=tmp_path / "o")
+    store = Store(sqlite_url)
+    stranger = store.create_respondent("other")
+    store.record_consent(stranger.id, store.get_study("other").consent_version)
+    monkeypatch.setenv("STUDY_NAME", study["name"])
+    at = open_app(stranger.pid)
+    assert "This link does not match any session of this study" in _texts(at)
+
+
+def test_a_deleted_database_stops_the_study_with_a_plain_page(study, open_app, sqlite_url):
+    import os
+    at, _ = _to_trials(open_app)
+    os.unlink(make_url(sqlite_url).database)
+    _answer(at, "real")
+    text = _texts(at)
+    assert "The study is paused." in text and "sqlite" not in text and "Traceback" not in text
+    assert at.get("bidi_component") == [] or not len(at.get("bidi_component"))
+
+
+@pytest.mark.parametrize("viewed_ms, waited_ms", [(120, None), (900, 200)])
+def test_an_answer_faster_than_the_viewing_floor_is_refused_with_a_reason(viewed_ms, waited_ms, study,
+                                                                         open_app, sqlite_url):
+    at, _ = _to_trials(open_app)
+    answer_trial(at, "real", viewed_ms=viewed_ms, waited_ms=waited_ms)   # by the browser's or the server's clock
+    assert _progress(at) == "1 of 50"
+    assert trial_data(at)["notice"] == "Please look at each pattern for at least 0.5 s before answering."
+    assert Store(sqlite_url).trials_frame(study["name"]).empty
+    answer_trial(at, "real", viewed_ms=640)
+    trials = Store(sqlite_url).trials_frame(study["name"])
+    assert trials["response_ms"].tolist() == [640] and trials["server_ms"].iloc[0] >= 640
+
+
+def test_a_locked_database_on_i_agree_says_busy_not_a_traceback(study, open_app, sqlite_url):
+    import sqlite3
+    at = open_app()
+    other = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")               # another writer holds the lock
+    try:
+        _click(at, "consent_agree")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "The server was too busy to save your last click" in _texts(at)
+    assert "About this study" in _texts(at)        # still the consent page: press again
+    assert Store(sqlite_url).respondents_frame(study["name"]).empty
+    assert "A few questions about you" in _texts(_click(at, "consent_agree"))

@@ -12,7 +12,7 @@ import pytest
 from study_app.__main__ import COMMAND, main
 
 ROOT = Path(__file__).resolve().parents[2]
-VERBS = ["serve", "create", "export", "simulate"]
+VERBS = ["serve", "analyst", "create", "export", "simulate"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -30,10 +30,11 @@ def test_help_without_a_verb_shows_serve_flags_and_lists_the_verbs(capsys):
     out = capsys.readouterr().out
     assert e.value.code == 0
     assert "--port" in out and "--dry-run" in out and "example: python -m study_app --db" in out
-    assert "verbs: serve, create, export, simulate" in out
+    assert "verbs: serve, analyst, create, export, simulate" in out
 
 
-@pytest.mark.parametrize("verb, flag", [("serve", "--address"), ("create", "--min-median-ms"),
+@pytest.mark.parametrize("verb, flag", [("serve", "--address"), ("analyst", "--port"),
+                                        ("create", "--min-median-ms"),
                                         ("export", "--n-bootstrap"), ("simulate", "--respondents")])
 def test_each_verb_has_help_with_its_flags_and_an_example(verb, flag, capsys):
     with pytest.raises(SystemExit) as e:
@@ -49,8 +50,8 @@ def test_an_unknown_verb_is_an_error_not_the_serve_help(capsys):
         main(["studio", "--help"])
     err = capsys.readouterr().err
     assert e.value.code == 2
-    assert err == ("python -m study_app: error: unknown verb 'studio'; choose one of serve, create, "
-                   "export, simulate (see --help)\n")
+    assert err == ("python -m study_app: error: unknown verb 'studio'; choose one of serve, analyst, "
+                   "create, export, simulate (see --help)\n")
 
 
 def test_bad_input_is_one_line_with_exit_code_2_and_no_traceback(tmp_path):

@@ -29,7 +29,7 @@ def _tiny_study(store: Store) -> tuple[str, int]:
 
 
 def test_double_submitted_concurrent_answers_are_neither_lost_nor_duplicated(db_url):
-    store = Store(db_url)
+    store = Store(db_url, create=True)
     study, n_trials = _tiny_study(store)
     ids = []
     for _ in range(N_RESPONDENTS):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy.engine import make_url
 
 from study_app import images as img
 from study_app.__main__ import main as cli
@@ -96,14 +97,14 @@ def test_render_catch_draws_the_expected_answer():
 
 
 def test_cli_create_prints_the_serve_command(sqlite_url, tiny_folders, tmp_path, capsys):
-    rc = cli(["create", "--name", "cli", "--real", str(tiny_folders["real"]),
+    rc = cli(["create", "--name", "cli", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
               "--fake", f"m={tiny_folders['fake_a']}", "--fake", f"n={tiny_folders['fake_b']}",
               "--db", sqlite_url, "--image-dir", str(tmp_path / "imgs"), "--disclose-ratio",
-              "--no-exclude-identical-answers", "--min-median-ms", "200"])
+              "--no-exclude-identical-answers", "--min-median-ms", "200", "--min-view-ms", "300"])
     assert rc == 0
-    assert capsys.readouterr().out.strip() == f"python -m study_app --db '{sqlite_url}' --study cli"
+    assert capsys.readouterr().out.strip() == f"python -m study_app --db {sqlite_url} --study cli"
     o = Store(sqlite_url).get_study("cli").options
-    assert o.disclose_ratio is True and o.models == ("m", "n")
+    assert o.disclose_ratio is True and o.models == ("m", "n") and o.min_view_ms == 300
     assert o.exclusion == ExclusionRules(exclude_failed_catch=True, exclude_identical_answers=False,
                                          min_median_response_ms=200)
 
@@ -119,22 +120,22 @@ def test_cli_create_prints_the_serve_command(sqlite_url, tiny_folders, tmp_path,
 ])
 def test_cli_create_rejects_bad_input_with_one_line(change, message, sqlite_url, tiny_folders, caplog):
     opts = {"--name": "ok", "--real": str(tiny_folders["real"]), "--fake": str(tiny_folders["fake_a"]),
-            "--db": sqlite_url, **change}
+            "--db": sqlite_url, "--allow-mixed-sizes": "real", **change}
     args = ["create", *[x for kv in opts.items() for x in kv], "--fake", str(tiny_folders["fake_b"])]
     assert cli(args) == 2
     assert message in caplog.text
-    assert Store(sqlite_url).study_names() == []
+    assert not Path(make_url(sqlite_url).database).exists()      # refused input makes no database
 
 
 def test_cli_create_needs_enough_images_per_model(sqlite_url, tiny_folders, caplog):
-    assert cli(["create", "--name", "one", "--real", str(tiny_folders["real"]),
+    assert cli(["create", "--name", "one", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
                 "--fake", str(tiny_folders["fake_a"]), "--db", sqlite_url]) == 2
     assert "generated pool 'fake_a': 15 images; need 25" in caplog.text
 
 
 def test_cli_create_refuses_an_existing_name(study, sqlite_url, tiny_folders, caplog):
     rc = cli(["create", "--name", study["name"], "--real", str(tiny_folders["real"]),
-              "--fake", str(tiny_folders["fake_a"]), "--db", sqlite_url])
+              "--allow-mixed-sizes", "real", "--fake", str(tiny_folders["fake_a"]), "--db", sqlite_url])
     assert rc == 2 and "exists" in caplog.text
 
 
@@ -158,7 +159,8 @@ def test_model_fakes_are_sampled_and_named_after_the_run(sqlite_url, tiny_folder
     module = types.ModuleType("export")
     module.load_sampler = lambda path, device="auto": _FakeSampler(path)
     monkeypatch.setitem(sys.modules, "export", module)
-    rc = cli(["create", "--name", "gen", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+    rc = cli(["create", "--name", "gen", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
+              "--model", str(onnx),
               "--n", "30", "--db", sqlite_url, "--image-dir", str(tmp_path / "g")])
     assert rc == 0
     frame = Store(sqlite_url).images_frame("gen")
@@ -170,8 +172,8 @@ def test_model_fakes_are_sampled_and_named_after_the_run(sqlite_url, tiny_folder
 def test_model_option_needs_n(sqlite_url, tiny_folders, tmp_path, caplog):
     onnx = tmp_path / "g.onnx"
     onnx.write_bytes(b"x")
-    assert cli(["create", "--name", "g", "--real", str(tiny_folders["real"]), "--model", str(onnx),
-                "--db", sqlite_url]) == 2
+    assert cli(["create", "--name", "g", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
+                "--model", str(onnx), "--db", sqlite_url]) == 2
     assert "--n:" in caplog.text
 
 
@@ -183,10 +185,10 @@ def test_pools_larger_than_per_class_give_respondents_different_subsets(study, s
 
 def test_folders_of_mixed_sizes_are_cropped_to_squares(sqlite_url, tmp_path):
     real = write_folder(tmp_path / "r", 6, (300, 120), 5, smooth=False, suffix=".jpg")
-    fake = write_folder(tmp_path / "f", 3, (256, 256), 6, smooth=True)
-    s = make_study(sqlite_url, {"real": real, "fake_a": fake, "fake_b": fake}, name="mixed",
-                   per_class=5)
-    assert s["generator_resolution"] == 256 and s["generated"] == 6   # same folder twice: 2 models
+    fakes = {f"fake_{m}": write_folder(tmp_path / m, 3, (256, 256), seed, smooth=True)
+             for m, seed in (("a", 6), ("b", 7))}
+    s = make_study(sqlite_url, {"real": real, **fakes}, name="mixed", per_class=5)
+    assert s["generator_resolution"] == 256 and s["generated"] == 6
     for row in Store(sqlite_url).images_frame("mixed").itertuples():
         assert Image.open(row.path).size == (256, 256)
 
@@ -198,7 +200,8 @@ def test_fakes_sampled_from_a_real_exported_generator(run_factory, sqlite_url, t
     subprocess.run([sys.executable, "-m", "export", "onnx", str(run)], check=True, capture_output=True,
                    cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     onnx = run / "export" / "generator.onnx"
-    rc = cli(["create", "--name", "onnx", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+    rc = cli(["create", "--name", "onnx", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
+              "--model", str(onnx),
               "--n", "26", "--device", "cpu", "--db", sqlite_url, "--image-dir", str(tmp_path / "o")])
     assert rc == 0
     store = Store(sqlite_url)
@@ -213,6 +216,84 @@ def test_a_broken_model_file_is_refused_with_one_line(sqlite_url, tiny_folders, 
     pytest.importorskip("export.sampler")
     onnx = tmp_path / "generator.onnx"
     onnx.write_bytes(b"not an onnx graph")
-    rc = cli(["create", "--name", "bad", "--real", str(tiny_folders["real"]), "--model", str(onnx),
+    rc = cli(["create", "--name", "bad", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
+              "--model", str(onnx),
               "--n", "26", "--device", "cpu", "--db", sqlite_url])
     assert rc == 2 and f"--model {onnx}" in caplog.text
+
+
+def _stray(folder: Path, size: tuple[int, int]) -> Path:
+    """`folder` plus one odd-sized file, as a stray export or a thumbnail would be."""
+    Image.fromarray(np.full((size[1], size[0], 3), 128, np.uint8)).save(folder / "zz_stray.png")
+    return folder
+
+
+def test_a_side_of_mixed_sizes_is_refused_unless_asked_for(sqlite_url, tmp_path, caplog):
+    real = write_folder(tmp_path / "real", 6, (96, 96), 1, smooth=False)
+    fake = _stray(write_folder(tmp_path / "fake", 6, (64, 64), 2, smooth=True), (17, 900))
+    args = ["create", "--name", "m", "--real", str(real), "--fake", f"g={fake}", "--per-class", "4",
+            "--db", sqlite_url]
+    assert cli(args) == 2
+    assert "--fake g=" in caplog.text and "images of 2 sizes (64x64: 6, 17x900: 1; e.g." in caplog.text
+    assert "zz_stray.png); give one size, or --allow-mixed-sizes fake" in caplog.text
+    assert cli([*args, "--allow-mixed-sizes", "fake"]) == 0        # asked for: the smallest side rules
+    assert Store(sqlite_url).get_study("m").options.generator_resolution == 17
+
+
+def test_files_smaller_than_a_pattern_are_refused(sqlite_url, tmp_path, caplog):
+    real = _stray(write_folder(tmp_path / "real", 6, (96, 96), 1, smooth=False), (8, 8))
+    fake = write_folder(tmp_path / "fake", 6, (64, 64), 2, smooth=True)
+    assert cli(["create", "--name", "s", "--real", str(real), "--fake", str(fake), "--per-class", "4",
+                "--allow-mixed-sizes", "real", "--db", sqlite_url]) == 2
+    assert "zz_stray.png: 8x8 px is too small for a pattern (minimum 16 px)" in caplog.text
+
+
+@pytest.mark.parametrize("fake", ["same", "inside"])
+def test_the_same_files_cannot_be_real_and_generated(fake, sqlite_url, tmp_path, caplog):
+    real = write_folder(tmp_path / "real", 8, (64, 64), 1, smooth=False)
+    folder = real if fake == "same" else write_folder(real / "sub", 6, (64, 64), 2, smooth=True)
+    assert cli(["create", "--name", "x", "--real", str(real), "--fake", f"g={folder}", "--per-class", "4",
+                "--db", sqlite_url]) == 2
+    assert "--fake g: " in caplog.text and "is also in --real; real and generated images" in caplog.text
+
+
+def test_sixteen_bit_real_images_are_shown_as_training_decodes_them(sqlite_url, tmp_path):
+    real, fake = tmp_path / "real", write_folder(tmp_path / "fake", 6, (64, 64), 2, smooth=True)
+    real.mkdir()
+    ramp = np.tile(np.linspace(0, 255, 64).astype(np.uint16)[None, :], (64, 1))
+    for i in range(6):
+        Image.fromarray(ramp * 257).save(real / f"r{i}.png")          # 16-bit grey, mean ~127
+    make_study(sqlite_url, {"real": real, "fake_a": fake}, name="deep", per_class=4)
+    frame = Store(sqlite_url).images_frame("deep")
+    for row in frame[~frame["is_generated"]].itertuples():
+        a = _decode(Path(row.path).read_bytes()).astype(float)
+        assert 110 < a.mean() < 145 and (a > 250).mean() < 0.1          # not nearly white
+
+
+@pytest.mark.db
+def test_the_printed_postgresql_command_works_with_the_password_from_the_environment(
+        pg_url, tiny_folders, tmp_path, capsys, monkeypatch):
+    import shlex
+    password = make_url(pg_url).password
+    rc = cli(["create", "--name", "pg", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
+              "--fake", f"a={tiny_folders['fake_a']}", "--fake", f"b={tiny_folders['fake_b']}",
+              "--db", pg_url, "--image-dir", str(tmp_path / "i")])
+    command = capsys.readouterr().out.strip()
+    assert rc == 0 and password and f":{password}@" not in command and "***" not in command
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "study_app"]
+    monkeypatch.setenv("PGPASSWORD", password)
+    assert cli([*argv[3:], "--dry-run"]) == 0
+    assert "STUDY_NAME=pg" in capsys.readouterr().out
+
+
+def test_an_unopenable_database_is_one_line_and_writes_no_image(tiny_folders, tmp_path, caplog):
+    args = ["create", "--name", "x", "--real", str(tiny_folders["real"]), "--allow-mixed-sizes", "real",
+            "--fake", f"a={tiny_folders['fake_a']}", "--fake", f"b={tiny_folders['fake_b']}",
+            "--db", "sqlite:////proc/x.db", "--image-dir", str(tmp_path / "i")]
+    assert cli(args) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == ["python -m study_app create: error: --db sqlite:////proc/x.db: cannot open the "
+                      "database (unable to open database file); check the path, its permissions or the "
+                      "database server"]
+    assert list((tmp_path / "i").iterdir()) == []

@@ -107,3 +107,43 @@ def test_export_of_a_study_without_respondents(small_study, tmp_path):
     loaded = read_export(tmp_path / "e")
     assert len(loaded["trials.csv"]) == 0 and len(loaded["respondents.csv"]) == 0
     assert len(loaded["images.csv"]) == 8 and (loaded["images.csv"]["n_answers"] == 0).all()
+
+
+def test_export_writes_every_study_image_and_its_path(export_study, tmp_path):
+    out = tmp_path / "e"
+    assert export("--db", export_study, "--out", str(out), "--n-bootstrap", "100") == 0
+    images = read_export(out)["images.csv"]
+    store = Store(export_study)
+    assert len(images) == len(store.images_frame("pilot"))
+    for row in images.itertuples():
+        assert row.path == f"images/{row.image_id}.png"
+        assert (out / row.path).read_bytes() == store.image_png(row.image_id)   # as served
+
+
+@pytest.mark.parametrize("text", ['=HYPERLINK("http://evil.example","click")', "+1+2", "-2+3",
+                                  "@SUM(A1)", "\tTab", "\rReturn"])
+def test_text_cells_a_spreadsheet_would_run_are_neutralised(text, export_study, tmp_path):
+    store = Store(export_study)
+    r = store.create_respondent("pilot")
+    store.record_consent(r.id, store.get_study("pilot").consent_version)
+    store.save_demographics(r.id, "female", "21-30", True, "x")
+    with store.engine.begin() as c:      # stored verbatim (the form strips spaces only at the ends)
+        c.exec_driver_sql("UPDATE respondents SET background = ? WHERE id = ?", (text, r.id))
+    out = tmp_path / "e"
+    assert export("--db", export_study, "--out", str(out), "--n-bootstrap", "100") == 0
+    raw = pd.read_csv(out / "respondents.csv", dtype=str, keep_default_na=False)
+    cell = raw.loc[raw["respondent_id"] == str(r.id), "background"].item()
+    assert cell == "'" + text
+    assert "apostrophe" in (out / "codebook.md").read_text()
+    assert raw.loc[raw["respondent_id"] != str(r.id), "background"].str[0].ne("'").all()
+
+
+@pytest.mark.parametrize("per_class", [1, 2])
+def test_studies_with_one_or_two_images_per_class_analyse_and_export(per_class, small_study, tmp_path):
+    url = small_study(tmp_path / "s", per_class=per_class, respondents=6, seed=2)
+    out = tmp_path / "e"
+    assert export("--db", url, "--out", str(out), "--n-bootstrap", "100") == 0
+    stats = json.loads((out / "stats.json").read_text())
+    binom = stats[I.KEY_BINOMIAL]
+    assert binom["typical_n_trials"] == 2 * per_class and binom["correct_needed_unadjusted"] is None
+    assert "no single respondent can beat chance on their own" in binom["reading"]

@@ -123,7 +123,8 @@ def tiny_folder(tmp_path: Path) -> Path:
     Image.fromarray(red).save(root / "splatter/profile.png", icc_profile=make_icc_swapped_rg())
     Image.fromarray(rgb[:20, :24]).save(root / "splatter/small_tile.png")
     Image.fromarray(np.dstack([_ink(64, 64, 11)] * 3)).save(root / "splatter/deep/nested.png")
-    Image.fromarray(np.dstack([_ink(40, 60, 12)] * 3)).save(root / "loose.png")
+    stripes = np.where((np.arange(60) // 6) % 2, 40, 230).astype(np.uint8)[None, :].repeat(40, 0)
+    Image.fromarray(np.dstack([stripes] * 3)).save(root / "loose.png")  # not one more soft blob: no near-duplicate
     # Bad files.
     (root / "zbad/empty.png").write_bytes(b"")
     good = (root / "pools/rgb.png").read_bytes()

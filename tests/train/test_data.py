@@ -40,6 +40,9 @@ def test_load_folder_reports_every_file_with_its_reason(tiny_folder, tiny_expect
         if status != "skipped":
             assert len(row["sha256"]) == 64 and row["width"] and row["mode"]
     assert rows["zbad/duplicate.png"]["duplicate_of"] == "pools/rgb.png"
+    near = {rel: row["near_duplicate_of"] for rel, row in rows.items() if row["near_duplicate_of"]}
+    assert near == {"pools/rgb.png": "pools/palette.png", "pools/palette_transparent.png": "pools/palette.png",
+                    "strokes/cmyk.jpg": "pools/rgb.png"}  # one pattern as RGB, 16-colour palette and CMYK JPEG
     n_good = sum(s != "skipped" for s, _ in EXPECTED.values())
     x = ds.images
     assert x.shape == (n_good, 3, R, R) and x.dtype == torch.float32
@@ -47,7 +50,7 @@ def test_load_folder_reports_every_file_with_its_reason(tiny_folder, tiny_expect
     assert ds.images_u8.shape == (n_good, R, R, 3) and ds.images_u8.dtype == np.uint8
     assert ds.labels is None and ds.class_names == [] and ds.is_original.all()
     assert ds.summary_dict == {"files_found": len(EXPECTED), "ok": 5, "converted": 12, "skipped": 6,
-                               "images": n_good, "amplified": 0}
+                               "images": n_good, "amplified": 0, "near_duplicates": 3}
     assert "23 files found" in caplog.text and "6 skipped" in caplog.text
 
 

@@ -96,6 +96,44 @@ def test_run_folder_holds_config_checkpoints_grids_losses_and_run_json(tmp_path)
     assert meta["ema"] and gen(torch.zeros(2, 100)).shape == (2, 3, 64, 64)
 
 
+def test_every_file_a_run_writes_keeps_the_umask_mode(tmp_path, monkeypatch, synthetic_images, write_images):
+    """Checkpoints, grids, losses.csv/png, run.json and the data cache: 0644 under umask 022 (mkstemp's
+    0600 would hide them from a group or a web server)."""
+    monkeypatch.setenv("INKWASH_CACHE", str(tmp_path / "cache"))
+    write_images(tmp_path / "data", synthetic_images(4, size=64))
+    old = os.umask(0o022)
+    try:
+        run_dir = loop.run(cfg_for(tmp_path, "modes", iters=2, data=tmp_path / "data", conditional=False))
+    finally:
+        os.umask(old)
+    files = [p for p in [*run_dir.rglob("*"), *(tmp_path / "cache").rglob("*")] if p.is_file()]
+    names = {p.name for p in files}
+    assert {"latest.pt", "grid_0000002.png", "losses.csv", "losses.png", "run.json", "config.json"} <= names
+    assert any(n.endswith(".npy") for n in names)  # the decoded-data cache
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o644" for p in files}
+
+
+def test_run_json_records_the_users_repository_only_on_request(tmp_path, monkeypatch):
+    """The toolkit's own commit is always there; --record-repo adds the working folder's repository."""
+    project = tmp_path / "project"
+    project.mkdir()
+    git = lambda *a: subprocess.run(["git", *a], cwd=project, capture_output=True, text=True, check=True).stdout  # noqa: E731
+    git("init", "-q")
+    (project / "notes.txt").write_text("my patterns")
+    git("add", "notes.txt")
+    git("-c", "user.name=u", "-c", "user.email=u@example.org", "commit", "-qm", "mine")
+    head = git("rev-parse", "HEAD").strip()
+    monkeypatch.chdir(project)
+    plain = json.loads((loop.run(cfg_for(tmp_path, "plain", iters=1), dataset=tiny_dataset()) / "run.json").read_text())
+    (project / "notes.txt").write_text("edited")
+    asked = json.loads((loop.run(cfg_for(tmp_path, "asked", iters=1, record_repo=True), dataset=tiny_dataset())
+                        / "run.json").read_text())
+    assert "user_repository" not in plain and head not in json.dumps(plain)
+    assert asked["user_repository"] == {"path": str(project.resolve()), "state": head + "-dirty"}
+    assert asked["commit"] == plain["commit"] and not asked["commit"].startswith(head)  # the toolkit's own
+    assert asked["config"]["record_repo"] is True
+
+
 def test_conditional_grid_has_one_class_per_row(tmp_path):
     run_dir = loop.run(cfg_for(tmp_path, "cond", iters=1, conditional=True), dataset=tiny_dataset(classes=3))
     from PIL import Image
@@ -177,7 +215,8 @@ def test_cuda_bf16_run_trains_and_records_its_dtype(tmp_path, loss):
     run_dir = loop.run(cfg_for(tmp_path, f"cuda-{loss}", iters=3, device="cuda", loss=loss, batch_size=8, ema=True),
                        dataset=tiny_dataset())
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["device"].startswith("cuda") and info["dtype"] == "bf16-autocast"
+    assert info["device"].startswith("cuda") and info["dtype"] == "bf16-autocast"  # an Ampere or newer GPU
+    assert "has native bf16" in info["dtype_reason"] and info["data_placement"] == "device"
     rows = list(csv.DictReader(open(run_dir / "losses.csv")))
     assert all(np.isfinite(float(r[k])) for r in rows for k in ("loss_d", "loss_g", "loss_hsv"))
     gen, _ = checkpoint.load_generator(run_dir / "checkpoints" / "latest.pt")  # loads on CPU

@@ -1,0 +1,96 @@
+"""train.precision: the choice of --dtype per device (mocked CUDA facts), and the precision of each
+piece of a step as GANLoss runs it (bf16 autocast exercised on the CPU, the policy being device-free)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from train import config, precision
+from train.gan_loss import GANLoss
+from train.models import ModelSpec
+from train.precision import Precision, choose
+
+
+@pytest.mark.parametrize("dtype, capability, supported, name, reason", [
+    ("auto", (9, 0), True, "bf16-autocast", "auto: compute capability 9.0 has native bf16"),
+    ("auto", (8, 0), True, "bf16-autocast", "compute capability 8.0 has native bf16"),
+    ("bf16", (8, 6), True, "bf16-autocast", "--dtype bf16: compute capability 8.6"),
+    ("auto", (7, 0), True, "fp32", "compute capability 7.0 has no native bf16"),       # V100: emulated
+    ("auto", (7, 5), False, "fp32", "is_bf16_supported() is False"),                     # T4
+    ("auto", (8, 0), False, "fp32", "no native bf16"),
+    ("fp32", (9, 0), True, "fp32", "--dtype fp32"),
+], ids=["h100", "a100", "rtx30-bf16", "v100", "t4", "unsupported", "fp32-asked"])
+def test_cuda_dtype_follows_capability_and_bf16_support(dtype, capability, supported, name, reason):
+    p = choose("cuda", dtype, capability, supported)
+    assert (p.name, p.bf16, p.device_type) == (name, name == "bf16-autocast", "cuda")
+    assert reason in p.reason
+
+
+@pytest.mark.parametrize("capability, supported", [((7, 0), True), ((7, 5), False)])
+def test_bf16_asked_for_on_a_gpu_without_native_bf16_is_a_user_error(capability, supported):
+    with pytest.raises(ValueError, match=r"^dtype: this GPU \(compute capability 7\.\d.*--dtype auto or fp32"):
+        choose("cuda", "bf16", capability, supported)
+
+
+def test_the_cpu_trains_in_fp32_and_refuses_bf16():
+    assert choose("cpu", "auto", None, False) == Precision(
+        "fp32", "auto on the CPU: fp32 (bf16 autocast there is not measured to be faster)", "cpu")
+    assert choose("cpu", "fp32", None, False).name == "fp32"
+    with pytest.raises(ValueError, match="^dtype: bf16 autocast is for CUDA"):
+        choose("cpu", "bf16", None, False)
+
+
+def test_detect_reads_the_devices_capability_and_native_bf16_support(monkeypatch):
+    asked = {}
+
+    def capability(device=None):
+        asked["device"] = device
+        return (7, 5)  # a T4
+
+    def bf16_supported(including_emulation=True):
+        asked["emulation"] = including_emulation
+        return including_emulation  # emulated only
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", bf16_supported)
+    p = precision.detect(torch.device("cuda", 1), "auto")
+    assert p.name == "fp32" and "compute capability 7.5" in p.reason
+    assert asked == {"device": torch.device("cuda", 1), "emulation": False}  # emulated bf16 does not count
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: (9, 0))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert precision.detect(torch.device("cuda", 0), "auto").bf16
+    assert precision.detect(torch.device("cpu"), "auto").name == "fp32"
+
+
+class _Recording(torch.nn.Module):
+    """Calls a critic and records, per call, the input dtype and whether autocast was on."""
+
+    def __init__(self, critic: torch.nn.Module):
+        super().__init__()
+        self.critic, self.calls = critic, []
+
+    def forward(self, x, labels=None):
+        self.calls.append((x.dtype, torch.is_autocast_enabled("cpu")))
+        return self.critic(x, labels)
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "bce"])
+def test_under_bf16_autocast_only_forward_passes_are_bf16(loss):
+    """Fakes reach the critic as fp32 in both steps, the penalty runs with autocast off, scores and
+    losses are fp32: the policy in train.precision, run with CPU autocast."""
+    cfg = config.resolve({"preset": "demo", "loss": loss, "critic_norm": "layer", "device": "cpu", "n_critic": 1})
+    gen, critic = ModelSpec("paper", 64, 16, critic_norm="layer").build()
+    rec = _Recording(critic)
+    bf16 = Precision("bf16-autocast", "test", "cpu", bf16=True)
+    gan = GANLoss(cfg, gen, rec, critic, lambda x: x, bf16)
+    real = torch.rand(2, 3, 64, 64) * 2 - 1
+    terms = gan.critic_step(real, None, torch.randn(2, 16), None)
+    expected = [(torch.float32, True), (torch.float32, True)] + ([(torch.float32, False)] if loss == "wgan-gp" else [])
+    assert rec.calls == expected
+    rec.calls.clear()
+    g_terms = gan.generator_step(torch.randn(2, 16), None, real)
+    assert rec.calls == [(torch.float32, True)]
+    assert all(v.dtype == torch.float32 for v in [*terms.values(), *g_terms.values()])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert critic(real).dtype == torch.float32          # the head and the scores in fp32
+        assert gen(torch.randn(2, 16)).dtype == torch.bfloat16  # the forward pass itself in bf16

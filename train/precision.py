@@ -1,0 +1,90 @@
+"""The numeric precision of each piece of a training step, chosen in one place.
+
+`--dtype auto|fp32|bf16` and the device's facts decide whether the networks' forward passes run
+under bf16 autocast; everything that must stay exact runs in fp32 whatever the choice:
+
+| piece                                   | bf16-autocast run            | fp32 run |
+|-----------------------------------------|------------------------------|----------|
+| generator forward (critic and G steps)  | bf16 autocast, output -> fp32| fp32     |
+| critic body on real and fake batches    | bf16 autocast                | fp32     |
+| critic head (final Linear, projection)  | fp32 (autocast off)          | fp32     |
+| losses (Wasserstein, BCE)               | fp32                         | fp32     |
+| gradient penalty, its double backward   | fp32 (no autocast)           | fp32     |
+| HSV-cone term                           | fp32 (autocast off)          | fp32     |
+| optimiser steps, EMA, weights           | fp32                         | fp32     |
+
+The generator's output is cast to fp32 in both steps, so the critic (and DiffAugment) sees fakes of
+one dtype in critic and generator steps alike. bf16 keeps fp32's exponent range, so no loss scaler
+is needed. `auto` picks bf16 only on GPUs with native bf16 (compute capability >= 8.0: A100, H100,
+RTX 30xx and later); older GPUs (V100, T4) emulate bf16 slowly and train in fp32 instead. fp16 with
+a GradScaler is not offered: two optimisers and a penalty differentiated through the critic would
+each need their own scaling, none of which can be tested without such a GPU. bf16 on the CPU is
+refused until a measurement shows it is faster there.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from inkwash.cli import UserError
+
+BF16_MIN_CAPABILITY = (8, 0)  # Ampere: native bf16 tensor cores
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What a run computes in: `name` goes to run.json's `dtype`, `reason` to `dtype_reason`."""
+    name: str                     # "bf16-autocast" | "fp32"
+    reason: str                   # why this choice, in words
+    device_type: str = "cpu"      # "cpu" | "cuda": autocast's device type
+    bf16: bool = False            # forward passes of the networks under bf16 autocast
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The context for the networks' forward passes (a no-op for fp32)."""
+        if self.bf16:
+            return torch.autocast(self.device_type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def choose(device_type: str, dtype: str, capability: tuple[int, int] | None, bf16_supported: bool) -> Precision:
+    """The precision for `--dtype` on a device: a pure function of the device's facts.
+
+    Args:
+        device_type: "cpu" or "cuda".
+        dtype: "auto", "fp32" or "bf16" (the --dtype flag).
+        capability: the CUDA compute capability (major, minor), None on the CPU.
+        bf16_supported: torch.cuda.is_bf16_supported() on that device.
+    Raises:
+        UserError: bf16 asked for where it is not native (the CPU, a GPU before compute capability 8.0).
+    """
+    if dtype == "fp32":
+        return Precision("fp32", "--dtype fp32", device_type)
+    if device_type != "cuda":
+        if dtype == "bf16":
+            raise UserError("dtype: bf16 autocast is for CUDA GPUs; use --dtype fp32 (or auto) on the CPU")
+        return Precision("fp32", "auto on the CPU: fp32 (bf16 autocast there is not measured to be faster)",
+                         device_type)
+    native = bool(bf16_supported) and capability is not None and tuple(capability) >= BF16_MIN_CAPABILITY
+    cc = f"{capability[0]}.{capability[1]}" if capability is not None else "unknown"
+    if native:
+        how = "--dtype bf16" if dtype == "bf16" else "auto"
+        return Precision("bf16-autocast", f"{how}: compute capability {cc} has native bf16", device_type, bf16=True)
+    why = f"compute capability {cc}" + ("" if bf16_supported else ", torch.cuda.is_bf16_supported() is False")
+    if dtype == "bf16":
+        raise UserError(f"dtype: this GPU ({why}) has no native bf16 (needs compute capability >= 8.0); "
+                        f"use --dtype auto or fp32")
+    return Precision("fp32", f"auto: {why} has no native bf16 (emulated bf16 is slower); fp32", device_type)
+
+
+def detect(device: torch.device, dtype: str) -> Precision:
+    """`choose` with the facts of `device` as torch reports them."""
+    if device.type != "cuda":
+        return choose(device.type, dtype, None, False)
+    capability = tuple(torch.cuda.get_device_capability(device))
+    try:
+        supported = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.4 has no including_emulation and counts only native support
+        supported = torch.cuda.is_bf16_supported()
+    return choose("cuda", dtype, capability, supported)
