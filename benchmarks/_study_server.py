@@ -33,10 +33,17 @@ def start_server(url: str, study: str, port: int, log_path: Path | None = None, 
                  wait_s: float = 90, verb: str = "serve") -> subprocess.Popen:
     """`python -m study_app VERB --db URL --study STUDY --port PORT` (serve: the respondents'
     server; analyst: the analyst's) in its own session, once healthy."""
+    return start_streamlit(["study_app", verb, "--db", url, "--study", study, "--port", str(port),
+                            "--address", "127.0.0.1"], port, log_path, env, wait_s, "the study server")
+
+
+def start_streamlit(module_args: list[str], port: int, log_path: Path | None = None, env: dict | None = None,
+                    wait_s: float = 90, what: str = "the server") -> subprocess.Popen:
+    """`python -m MODULE ARGS...` serving Streamlit on `port`, in its own session, once /_stcore/health
+    answers (the study's servers here, the design studio in benchmarks/_studio.py)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    p = subprocess.Popen([sys.executable, "-m", "study_app", verb, "--db", url, "--study", study,
-                          "--port", str(port), "--address", "127.0.0.1"], cwd=ROOT, env=env,
+    p = subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT, env=env,
                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + wait_s
     while time.time() < deadline:
@@ -46,9 +53,9 @@ def start_server(url: str, study: str, port: int, log_path: Path | None = None, 
         except OSError:
             time.sleep(0.5)
         if p.poll() is not None:
-            raise RuntimeError(f"the study server on port {port} exited; see {log_path or 'its output'}")
+            raise RuntimeError(f"{what} on port {port} exited; see {log_path or 'its output'}")
     stop_server(p)
-    raise RuntimeError(f"the study server on port {port} did not come up in {wait_s:.0f} s")
+    raise RuntimeError(f"{what} on port {port} did not come up in {wait_s:.0f} s")
 
 
 def stop_server(p: subprocess.Popen) -> None:

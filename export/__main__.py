@@ -1,5 +1,5 @@
-"""python -m export onnx|sample|design|env ...: export a run to ONNX, sample a model, make design sheets,
-say which onnxruntime this machine has."""
+"""python -m export onnx|sample|design|env|studio ...: export a run to ONNX, sample a model, make design
+sheets, say which onnxruntime this machine has, serve the design studio."""
 from __future__ import annotations
 
 import argparse
@@ -97,6 +97,16 @@ def design_run(args: argparse.Namespace) -> int:
     return design.run(args)
 
 
+def studio_args(p: argparse.ArgumentParser) -> None:
+    from export.studio import serve
+    serve.configure(p)
+
+
+def studio_run(args: argparse.Namespace) -> int:
+    from export.studio import serve
+    return serve.run(args)
+
+
 COMMAND = cli.Command(
     prog="python -m export",
     description="Export a trained run to ONNX, sample an exported generator, make design sheets.",
@@ -127,6 +137,14 @@ COMMAND = cli.Command(
                              "--device auto will use, and torch's CUDA, with a warning when their CUDA or "
                              "cuDNN major versions differ.",
                  example="python -m export env --json"),
+        cli.Verb("studio", "the design studio: explore a model in the browser, leave with files", studio_args,
+                 studio_run,
+                 description="Serve the design studio (Streamlit, on this machine): pick an exported model, "
+                             "browse grids of tiles, mark favourites, ask for more like them, walk between two, "
+                             "vary one, and download the seamless tile, its repeat, colourway, garment mock-ups, "
+                             "the design sheet PDF and a collection zip. Favourites and history are kept in a "
+                             "local JSON file per desk (?desk=NAME).",
+                 example="python -m export studio runs --port 8502"),
     ])
 
 

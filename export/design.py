@@ -18,7 +18,8 @@ import csv
 import io
 import logging
 import sys
-from dataclasses import asdict, dataclass
+import shlex
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ class DesignConfig:
     steps: int = 8                             # images per strip (variations, interpolation, classes)
     sigma: float = 0.3                         # largest variation strength (latent mix, see sheets.variation_latents)
     label: str | None = None                   # conditional models: class index or name; None = seed % classes
+    recipe: list[str] | None = None            # studio recipes (export.studio.recipes), one sheet each, instead of seeds
     device: str = "auto"                       # auto | cpu | cuda (onnxruntime execution provider)
     pdf: bool = True                           # also write the PDF sheet
     dry_run: bool = False                      # print the resolved config and exit
@@ -83,6 +85,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", default=d.label,
                    help="conditional models: class of every design, as an index or a name from the model's "
                         "class_names; none = seed %% number of classes")
+    p.add_argument("--recipe", action="append", default=d.recipe, metavar="RECIPE",
+                   help="a design studio recipe (e.g. 1a2b3c4d:around(seed(3),seed(7);spread=0.5,draw=2)): one "
+                        "sheet for it instead of seeds; repeat for several; with it, leave --n and --seed out")
     p.add_argument("--device", choices=DEVICES, default=d.device, help="onnxruntime device")
     p.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=d.pdf,
                    help="also write the PDF sheet (--no-pdf: PNG and JSON only)")
@@ -111,6 +116,12 @@ def check_config(cfg: DesignConfig) -> list[str]:
         raise UserError(f"--steps: must be in 2..12 (they share one row of the sheet), got {cfg.steps}")
     if not 0.0 < cfg.sigma <= 2.0:
         raise UserError(f"--sigma: must be in (0, 2], got {cfg.sigma}")
+    if cfg.recipe and (cfg.n, cfg.seed) != (DesignConfig.n, DesignConfig.seed):
+        raise UserError("--recipe: each recipe is one sheet and fixes its own latents; leave --n and --seed out")
+    if cfg.recipe:
+        from export.studio.recipes import parse
+        for text in cfg.recipe:
+            parse(text)   # a recipe that cannot be read fails before the model is loaded
     return names
 
 
@@ -121,29 +132,61 @@ def _sweep_classes(num_classes: int, steps: int) -> np.ndarray:
     return np.unique(np.linspace(0, num_classes - 1, steps).round().astype(np.int64))
 
 
-def _command(cfg: DesignConfig, seed: int, names: list[str], label: int | None) -> str:
+@dataclass(frozen=True)
+class Origin:
+    """Where one sheet's latents come from: a seed (`seed_origin`) or a design studio recipe
+    (`export.studio.recipes.sheet_origin`)."""
+
+    z: np.ndarray            # (latent_dim,) the design's latent
+    z_next: np.ndarray       # (latent_dim,) where the interpolation strip walks to
+    variation_seed: int      # the variation strip's directions: SeedSequence([variation_seed, VARIATION_STREAM])
+    label: int | None        # class of a conditional design; None: --label, else variation_seed % classes
+    tag: str                 # design id after the model prefix: S0007 (seed), R<sha8 of the recipe> (recipe)
+    line: str                # header text naming the latent: "seed 7"
+    walk: str                # interpolation strip title after "slerp ": "seed 7 to 8"
+    args: str                # command-line words that choose it: "--n 1 --seed 7"
+    record: dict             # sidecar fields naming the latents
+    to: dict                 # sidecar "interpolation" fields naming the walk's end
+    brief: bool = False      # the reproduce command leaves options at their defaults out (long recipes)
+
+
+def seed_origin(sampler, seed: int) -> Origin:
+    """Design `seed`: latents(1, seed), walking to seed + 1 (what `--seed` and `--n` give)."""
+    return Origin(sampler.latents(1, seed)[0], sampler.latents(1, seed + 1)[0], seed, None, f"S{seed:04d}",
+                  f"seed {seed}", f"seed {seed} to {seed + 1}", f"--n 1 --seed {seed}",
+                  {"seed": seed, "latents": "sampler.latents(1, seed)[0]"}, {"to_seed": seed + 1})
+
+
+def _command(cfg: DesignConfig, origin: Origin, names: list[str], label: int | None) -> str:
     """The command that reproduces one sheet (model by file name; its SHA-256 is on the sheet)."""
-    parts = [f"python -m export design {cfg.model.name} --out DIR --n 1 --seed {seed}",
-             f"--garments {','.join(names)} --repeat-scale {cfg.repeat_scale:g} --rotation {cfg.rotation:g}",
-             f"--method {cfg.method} --band {cfg.band:g} --steps {cfg.steps} --sigma {cfg.sigma:g}"]
+    d = DesignConfig
+    opts = [("--garments", ",".join(names), d.garments),
+            ("--repeat-scale", f"{cfg.repeat_scale:g}", f"{d.repeat_scale:g}"),
+            ("--rotation", f"{cfg.rotation:g}", f"{d.rotation:g}"), ("--method", cfg.method, d.method),
+            ("--band", f"{cfg.band:g}", f"{d.band:g}"), ("--steps", str(cfg.steps), str(d.steps)),
+            ("--sigma", f"{cfg.sigma:g}", f"{d.sigma:g}")]
     if cfg.label is not None:
-        parts.append(f"--label {label}")  # the index: no quoting of class names needed
-    return " ".join(parts)
+        opts.append(("--label", str(label), None))  # the index: no quoting of class names needed
+    words = [f"{flag} {value}" for flag, value, default in opts if not (origin.brief and value == default)]
+    return " ".join([f"python -m export design {cfg.model.name} --out DIR {origin.args}", *words])
 
 
-def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_sha256: str) -> tuple:
-    """One design: sample, tile, walk, dress. Returns (SheetContent, sidecar dict, TileResult)."""
+def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_sha256: str,
+                origin: Origin | None = None) -> tuple:
+    """One design: sample, tile, walk, dress. Returns (SheetContent, sidecar dict, TileResult).
+
+    `origin`: the latents from elsewhere (a studio recipe); None: `seed_origin(sampler, seed)`."""
+    o = origin or seed_origin(sampler, seed)
     k = cfg.steps
-    z = sampler.latents(1, seed)[0]
-    z_next = sampler.latents(1, seed + 1)[0]
-    var_z, strengths = sheets.variation_latents(z, seed, k, cfg.sigma)
+    z = o.z
+    var_z, strengths = sheets.variation_latents(z, o.variation_seed, k, cfg.sigma)
     t = np.linspace(0.0, 1.0, k)
-    walk_z = sheets.slerp(z, z_next, t)
+    walk_z = sheets.slerp(z, o.z_next, t)
     batch = [z[None], var_z, walk_z]
     conditional = sampler.num_classes > 0
     c = None if cfg.label is None else sampler.class_index(cfg.label)  # unconditional models refuse --label
     if conditional:
-        c = seed % sampler.num_classes if c is None else c
+        c = next(x for x in (o.label, c, o.variation_seed % sampler.num_classes) if x is not None)
         sweep = _sweep_classes(sampler.num_classes, k)
         batch.append(np.repeat(z[None], len(sweep), axis=0))
         labels = np.concatenate([np.full(1 + 2 * k, c, np.int64), sweep])
@@ -157,8 +200,8 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
     tile = tiling.make_seamless(pattern, cfg.method, cfg.band)
     class_names = sampler.class_names or [str(i) for i in range(sampler.num_classes)]
     cname = class_names[c] if conditional else None
-    design_id = f"IW-{model_sha256[:8]}-S{seed:04d}" + (f"-C{c}" if conditional else "")
-    walk_title = f"slerp seed {seed} to {seed + 1}" + (f", within class {cname}" if conditional else "")
+    design_id = f"IW-{model_sha256[:8]}-{o.tag}" + (f"-C{c}" if conditional else "")
+    walk_title = f"slerp {o.walk}" + (f", within class {cname}" if conditional else "")
     strips = [(f"variations, strength up to {cfg.sigma:g}", var_u8, [f"s {s:.2f}" for s in strengths]),
               (walk_title, walk_u8, [f"t {v:.2f}" for v in t])]
     if conditional:
@@ -169,16 +212,16 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
         + (f" · iteration {meta['iteration']}" if meta.get("iteration") is not None else ""),
         f"{sampler.resolution} px · latent {sampler.latent_dim} · "
         + (f"class {cname} ({c} of {sampler.num_classes})" if conditional else "unconditional"),
-        f"seed {seed} · repeat {cfg.repeat_scale:g} of garment width · rotation {cfg.rotation:g}°",
+        f"{o.line} · repeat {cfg.repeat_scale:g} of garment width · rotation {cfg.rotation:g}°",
         f"seam {tile.seam_before:.2f} → {tile.seam_after:.2f} ({cfg.method}, band {tile.band_px} px)",
     ]
     content = sheets.SheetContent(
         design_id=design_id, pattern_u8=pattern, tile_u8=tile.tile_u8,
         garments_u8=sheets.garment_row(tile.tile_u8, names, cfg.repeat_scale, cfg.rotation),
-        strips=strips, header_lines=header, command=_command(cfg, seed, names, c),
+        strips=strips, header_lines=header, command=_command(cfg, o, names, c),
         seam_before=tile.seam_before, seam_after=tile.seam_after)
     sidecar = {
-        "design_id": design_id, "seed": seed, "latents": "sampler.latents(1, seed)[0]",
+        "design_id": design_id, **o.record,
         "class": c, "class_name": cname,
         "model": {"path": str(cfg.model), "sha256": model_sha256, "iteration": meta.get("iteration"),
                   **spec.to_dict()},
@@ -187,8 +230,8 @@ def make_design(sampler, cfg: DesignConfig, seed: int, names: list[str], model_s
                    "seam_score_before": tile.seam_before, "seam_score_after": tile.seam_after,
                    "seam_score": "mean |jump| across the wrapped border / mean |step| between neighbours inside"},
         "variations": {"strengths": strengths.tolist(), "rule": "(z + s*e)/sqrt(1+s^2), e from "
-                       f"SeedSequence([seed, {sheets.VARIATION_STREAM}])"},
-        "interpolation": {"to_seed": seed + 1, "t": t.tolist(), "method": "slerp"},
+                       f"SeedSequence([{o.variation_seed}, {sheets.VARIATION_STREAM}])"},
+        "interpolation": {**o.to, "t": t.tolist(), "method": "slerp"},
         "class_sweep": sweep.tolist(),
         "garments": {"names": names, "repeat_scale": cfg.repeat_scale, "rotation_deg": cfg.rotation},
         "command": content.command,
@@ -205,11 +248,16 @@ def make_sheets(cfg: DesignConfig) -> list[dict]:
     sampler = load_sampler(cfg.model, cfg.device, deterministic=True)
     repro = reproducibility(sampler)
     model_sha256 = sampler.meta.get("model_sha256") or sha256_file(cfg.model)
-    log.info("design: %d sheets from %s on %s -> %s", cfg.n, cfg.model, sampler.provider, cfg.out)
+    jobs = [(seed, cfg.label, None) for seed in range(cfg.seed, cfg.seed + cfg.n)]  # (seed, label, origin)
+    if cfg.recipe:
+        from export.studio.recipes import design_jobs
+        jobs = design_jobs(cfg.recipe, sampler, model_sha256, cfg.label)
+    log.info("design: %d sheets from %s on %s -> %s", len(jobs), cfg.model, sampler.provider, cfg.out)
     date = provenance.utc_now()
     rows = []
-    for seed in tqdm(range(cfg.seed, cfg.seed + cfg.n), desc="design", unit="sheet", disable=cfg.quiet):
-        content, sidecar, tile = make_design(sampler, cfg, seed, names, model_sha256)
+    for (seed, label, origin), text in tqdm(zip(jobs, cfg.recipe or [None] * len(jobs)), total=len(jobs),
+                                            desc="design", unit="sheet", disable=cfg.quiet):
+        content, sidecar, tile = make_design(sampler, replace(cfg, label=label), seed, names, model_sha256, origin)
         sheet = sheets.compose_sheet(content)
         tile_path = cfg.out / "tiles" / f"{content.design_id}_tile.png"
         write_bytes(tile_path, sheets.png_bytes(tile.tile_u8))
@@ -219,7 +267,8 @@ def make_sheets(cfg: DesignConfig) -> list[dict]:
         rows.append({"design_id": content.design_id, "seed": seed, "class": sidecar["class"],
                      "method": cfg.method, "band_px": tile.band_px,
                      "seam_before": round(tile.seam_before, 4), "seam_after": round(tile.seam_after, 4),
-                     "png": files["png"].name, "pdf": files["pdf"].name if "pdf" in files else ""})
+                     "png": files["png"].name, "pdf": files["pdf"].name if "pdf" in files else "",
+                     **({"recipe": text} if cfg.recipe else {})})
     _write_csv(cfg.out / "designs.csv", rows)
     return rows
 
@@ -239,7 +288,9 @@ def reproducibility(sampler) -> dict:
 
 
 def _argv_of(cfg: DesignConfig) -> list[str]:
-    return [str(cfg.model), "--out", str(cfg.out), "--n", str(cfg.n), "--seed", str(cfg.seed),
+    picks = [w for r in cfg.recipe for w in ("--recipe", shlex.quote(r))] if cfg.recipe else \
+        ["--n", str(cfg.n), "--seed", str(cfg.seed)]
+    return [str(cfg.model), "--out", str(cfg.out), *picks,
             "--garments", cfg.garments, "--repeat-scale", f"{cfg.repeat_scale:g}", "--rotation", f"{cfg.rotation:g}",
             "--method", cfg.method, "--band", f"{cfg.band:g}", "--steps", str(cfg.steps), "--sigma", f"{cfg.sigma:g}"] \
         + (["--label", str(cfg.label)] if cfg.label is not None else [])
