@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from train.models import Critic, Generator, _critic_norm
+from train.models import MODELS, Architecture, Critic, Generator, _critic_norm
 
 # FastGAN's channel multipliers per side (nfc_multi in its code), times `ngf` / `ndf`.
 CHANNEL_MULT = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5}
@@ -204,3 +204,7 @@ def hinge_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> t
 def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """Generator side of the hinge loss: -mean D(fake)."""
     return -fake_scores.float().mean()
+
+
+MODELS["fastgan"] = Architecture(FastGANGenerator, FastGANCritic, "FastGAN-style, Liu et al. 2021 (SLE, up-sample + conv)",
+                                 table4=False)

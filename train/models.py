@@ -275,13 +275,10 @@ class Architecture:
     table4: bool = True             # a row of the paper's Table 4 (`python -m evalkit table4`)
 
 
-from train.fastgan import FastGANCritic, FastGANGenerator  # noqa: E402 (subclasses the bases above)
-
 MODELS: dict[str, Architecture] = {
     "paper": Architecture(PaperGenerator, PaperCritic, "the paper's WGAN, Tables 2-3 (5x5 stride-2 convs)"),
     "dcgan": Architecture(DCGANGenerator, DCGANCritic, "DCGAN, Radford et al. 2015 (4x4 stride-2 convs)"),
     "mlp": Architecture(MLPGenerator, MLPCritic, "the \"primitive\" fully connected GAN", critic_norms=("none",)),
-    "fastgan": Architecture(FastGANGenerator, FastGANCritic, "FastGAN-style, Liu et al. 2021 (SLE, up-sample + conv)", table4=False),
 }
 
 
@@ -351,3 +348,8 @@ def format_summary(title: str, module: nn.Module, *inputs: torch.Tensor) -> str:
     out += ["=" * len(line), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
             f"Non-trainable params: {total - trainable:,}", line]
     return "\n".join(out)
+
+
+# Last: train.fastgan subclasses Generator and Critic, then adds its entry to MODELS itself. An entry in the
+# dict above would import its classes from here, which fails whenever train.fastgan is imported first.
+import train.fastgan  # noqa: E402,F401

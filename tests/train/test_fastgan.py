@@ -2,6 +2,10 @@
 the auxiliary reconstructions, the hinge terms and an ONNX round trip."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -32,6 +36,11 @@ def test_fastgan_is_a_registered_architecture():
     gen, critic = models.ModelSpec("fastgan", 64, 100, 0).build()
     assert isinstance(gen, models.Generator) and isinstance(critic, models.Critic)
     assert not models.MODELS["fastgan"].table4
+
+
+def test_fastgan_imports_before_train_models_in_a_fresh_interpreter():
+    code = "import train.fastgan, train.models; assert 'fastgan' in train.models.MODELS"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_generator_upsamples_without_transposed_convolutions():
