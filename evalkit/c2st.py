@@ -1,8 +1,8 @@
 """Classifier two-sample test (Lopez-Paz & Oquab, "Revisiting Classifier Two-Sample Tests", ICLR 2017).
 
 A small CNN learns to tell set A (real) from set B (generated). With k-fold cross-fitting every image
-gets a score from a classifier that never saw it; the statistic is the ROC AUC of those held-out
-scores (0.5: the classifier finds no difference; 1.0: it separates the sets perfectly), with a 95 %
+gets a score from a classifier that never saw it; the statistic is the ROC AUC of all those held-out
+scores pooled (0.5: the classifier finds no difference; 1.0: it separates the sets perfectly), with a 95 %
 confidence interval by DeLong et al. (1988), computed with Sun & Xu's (2014) midrank algorithm.
 `c2st_with_null` runs the same protocol on a random split of A into two halves beside it: the floor
 for this data, classifier and size (it should cover 0.5).
@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 from torch import nn
 
 from evalkit.imagesets import check_pair
@@ -70,7 +71,6 @@ def delong_auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> tuple[float, f
     """ROC AUC of positives over negatives (ties count 1/2) and its DeLong variance."""
     pos, neg = np.asarray(scores_pos, np.float64), np.asarray(scores_neg, np.float64)
     m, n = len(pos), len(neg)
-    from scipy.stats import rankdata
     r_all = rankdata(np.concatenate([pos, neg]))          # midranks
     r_pos, r_neg = rankdata(pos), rankdata(neg)
     v10 = (r_all[:m] - r_pos) / n                         # per positive: share of negatives below it
@@ -171,22 +171,22 @@ def c2st(images_a_u8: np.ndarray, images_b_u8: np.ndarray, *, folds: int = FOLDS
     labels = y.numpy()
     auc, var = delong_auc(logits[labels == 1], logits[labels == 0])
     half = Z_95 * math.sqrt(var) if var == var else float("nan")
-    p = 1.0 / (1.0 + np.exp(-logits))
-    eps = 1e-7
-    log_loss = float(-np.mean(labels * np.log(p + eps) + (1 - labels) * np.log(1 - p + eps)))
+    log_loss = float(np.mean(np.logaddexp(0.0, -(2 * labels - 1) * logits)))   # BCE of the logits, stable
     return {KEY_AUC: auc, KEY_AUC_LOW: max(0.0, auc - half), KEY_AUC_HIGH: min(1.0, auc + half),
             "auc_folds": auc_folds, "log_loss": log_loss, "accuracy": float(np.mean((logits > 0) == (labels == 1))),
             "n_per_side": n, "folds": folds, "epochs": epochs, "seed": seed, "threads": threads}
 
 
-def c2st_with_null(real_u8: np.ndarray, fake_u8: np.ndarray, **kwargs) -> dict:
+def c2st_with_null(real_u8: np.ndarray, fake_u8: np.ndarray, *, folds: int = FOLDS, epochs: int = EPOCHS,
+                   seed: int = 0, threads: int = THREADS, width: int = WIDTH) -> dict:
     """`c2st(real, fake)` plus the same protocol on a seeded half/half split of the real set.
 
     Returns the c2st dict with "null": the split's c2st dict and KEY_NULL_AUC: its AUC.
     """
-    result = c2st(real_u8, fake_u8, **kwargs)
-    perm = np.random.default_rng(kwargs.get("seed", 0) + 1).permutation(len(real_u8))
+    opts = dict(folds=folds, epochs=epochs, seed=seed, threads=threads, width=width)
+    result = c2st(real_u8, fake_u8, **opts)
+    perm = np.random.default_rng(seed + 1).permutation(len(real_u8))
     half = len(real_u8) // 2
-    null = c2st(real_u8[perm[:half]], real_u8[perm[half:2 * half]], **kwargs)
+    null = c2st(real_u8[perm[:half]], real_u8[perm[half:2 * half]], **opts)
     result["null"], result[KEY_NULL_AUC] = null, null[KEY_AUC]
     return result
