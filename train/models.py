@@ -352,3 +352,8 @@ def format_summary(title: str, module: nn.Module, *inputs: torch.Tensor) -> str:
     out += ["=" * len(line), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
             f"Non-trainable params: {total - trainable:,}", line]
     return "\n".join(out)
+
+
+# Last: train.fastgan subclasses Generator and Critic, then adds its entry to MODELS itself. An entry in the
+# dict above would import its classes from here, which fails whenever train.fastgan is imported first.
+import train.fastgan  # noqa: E402,F401
