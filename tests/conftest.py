@@ -90,7 +90,7 @@ def write_images():
     return _write_images
 
 
-RUN_DEFAULTS = dict(preset="demo", resolution=64, iters=2, batch_size=4, tick=1, n_grid=4, eval_n=8, device="cpu",
+RUN_DEFAULTS = dict(preset="paper-demo", resolution=64, iters=2, batch_size=4, tick=1, n_grid=4, eval_n=8, device="cpu",
                     quiet=True, diffaug=False)
 
 
@@ -117,7 +117,7 @@ def run_factory(tmp_path_factory):
     """(name, classes=0, n_images=8, **train_flags) -> a copied, finished run folder.
 
     Flags are `python -m train`'s fields (model="dcgan", loss="wgan-gp", ema=False, ...), over
-    RUN_DEFAULTS: the demo preset at 64 px, 2 iterations, batch 4. Each distinct call trains once
+    RUN_DEFAULTS: the paper-demo preset (the paper model) at 64 px, 2 iterations, batch 4. Each distinct call trains once
     per session; every caller gets its own copy, so tests may change it."""
     masters: dict[str, Path] = {}
     store = tmp_path_factory.mktemp("run_masters")

@@ -15,9 +15,10 @@ from inkwash.cli import UserError
 from train import models
 from train.device import DEVICES, resolve_device
 
-PRESETS_NAMES = ("demo", "paper", "dcgan", "mlp")
-LOSSES = ("wgan-clip", "wgan-gp", "bce")
+PRESETS_NAMES = ("demo", "paper", "dcgan", "mlp", "fastgan", "paper-demo")
+LOSSES = ("wgan-clip", "wgan-gp", "bce", "hinge")
 HSV_LOSSES = ("swd", "moments", "off")
+HSV_SCALES = ("fixed", "relative")
 OPTIMIZERS = ("rmsprop", "adam")
 DTYPES = ("auto", "fp32", "bf16")
 # The fields that fix the networks' shape: on --resume they come from the checkpoint's ModelSpec.
@@ -26,15 +27,15 @@ ARCHITECTURE_FIELDS = ("model", "resolution", "latent_dim", "critic_norm", "cond
 
 @dataclass
 class TrainConfig:
-    preset: str = "paper"           # demo | paper | dcgan | mlp: the recipe the other fields came from
+    preset: str = "paper"           # a key of PRESETS: the recipe the other fields came from
     data: Path | None = None        # folder of patterns (subfolders = classes); None = built-in demo set
     out: Path = Path("runs")        # parent of run folders
     name: str | None = None         # run folder name under `out`; None = the preset's name
-    model: str = "paper"            # a key of train.models.MODELS: paper | dcgan | mlp
+    model: str = "paper"            # a key of train.models.MODELS: paper | dcgan | mlp | fastgan
     resolution: int = 256           # 64, 128 or 256 px
     latent_dim: int = 100           # size of z
     critic_norm: str = "batch"      # batch | layer | none (wgan-gp needs no batch statistics)
-    loss: str = "wgan-clip"         # wgan-clip | wgan-gp | bce (non-saturating)
+    loss: str = "wgan-clip"         # wgan-clip | wgan-gp | bce (non-saturating) | hinge
     iters: int = 16_000             # generator steps (the paper's schedule); critic steps = iters * n_critic
     batch_size: int = 64            # global batch (split over torchrun processes)
     n_critic: int = 5               # critic steps per generator step
@@ -45,9 +46,11 @@ class TrainConfig:
     beta2: float = 0.999            # Adam beta2
     clip: float = 0.01              # wgan-clip: critic weights clamped to [-clip, clip]
     gp_lambda: float = 10.0         # wgan-gp: gradient-penalty weight
+    w_rec: float = 0.0              # critic's self-supervised reconstruction term (critics with decoders: fastgan)
     hsv_loss: str = "swd"           # swd (sliced Wasserstein) | moments | off: the HSV-cone colour term
     w_adv: float = 0.5              # weight of the adversarial term in the generator loss (paper eq. 3)
     w_hsv: float = 0.5              # weight of the HSV-cone term (paper eq. 3)
+    hsv_scale: str = "fixed"        # fixed: w_hsv x hsv | relative: scaled to the adversarial term (train.gan_loss)
     hsv_r: float = 1.0              # cone radius r
     hsv_h: float = 1.0              # cone height h
     hsv_proj: int = 64              # random projections per step for the sliced Wasserstein term
@@ -56,6 +59,7 @@ class TrainConfig:
     ema_decay: float = 0.999        # EMA decay per generator step
     diffaug: bool = False           # DiffAugment on everything the critic sees (real and fake)
     diffaug_policy: str = "color,translation,cutout"  # comma-separated DiffAugment ops
+    xflip: bool = False             # mirror each real image left-right with probability 1/2 (FastGAN's loader)
     amplify_to: int | None = None   # self-amplify the data set to this many images (train.data)
     drop_near_duplicates: bool = False  # skip the data folder's perceptual near-duplicates (train.near_duplicates)
     conditional: bool = False       # class-conditional training, labels from subfolders
@@ -97,7 +101,19 @@ LOSS_RECIPES: dict[str, dict] = {
                     critic_norm="layer"),
     # Radford et al. 2015: Adam 2e-4, beta1 0.5, one D step per G step.
     "bce": dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_critic=1, critic_norm="batch"),
+    # Hinge loss (Lim & Ye 2017) as FastGAN trains it (Liu et al. 2021, train.py): Adam 2e-4, betas (0.5, 0.999),
+    # one critic step per generator step.
+    "hinge": dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_critic=1, critic_norm="batch"),
 }
+
+# The toolkit's small-data recipe: FastGAN (Liu et al., ICLR 2021) with its hinge loss, its critic's
+# self-supervised reconstruction term (weight 1, L1 for LPIPS), DiffAugment colour + translation (Zhao et al.,
+# NeurIPS 2020, the policy FastGAN trains with), horizontal flips and a generator EMA of decay 0.999 (FastGAN's
+# avg_param_G lerp of 0.001), plus the paper's HSV-cone term at 0.5/0.5 scaled relative to the adversarial term
+# (train.gan_loss), so the colour term carries half of the generator loss by design.
+FASTGAN_RECIPE = dict(model="fastgan", loss="hinge", **LOSS_RECIPES["hinge"], w_rec=1.0, diffaug=True,
+                      diffaug_policy="color,translation", xflip=True, ema=True, ema_decay=0.999, hsv_loss="swd",
+                      w_adv=0.5, w_hsv=0.5, hsv_scale="relative")
 
 PRESETS: dict[str, dict] = {
     # The ink-wash paper: 256 px, Wasserstein + HSV cone 0.5/0.5, RMSProp 5e-5, 16k iterations, batch 64.
@@ -109,16 +125,28 @@ PRESETS: dict[str, dict] = {
     # The "primitive" fully connected GAN (Goodfellow et al. 2014), trained like DCGAN.
     "mlp": dict(model="mlp", resolution=64, loss="bce", **{**LOSS_RECIPES["bce"], "critic_norm": "none"}, batch_size=64,
                 iters=16_000, hsv_loss="off", w_adv=1.0, w_hsv=0.0, tick=100, grid_every=5, ckpt_every=5),
-    # `python -m train`: the paper architecture at 64 px on the demo set, sized for 2 CPU cores.
+    # Table 4's fourth row: FASTGAN_RECIPE on the schedule of the other rows (256 px as the paper's, 16k
+    # iterations), at FastGAN's own batch size of 8.
+    "fastgan": dict(**FASTGAN_RECIPE, resolution=256, batch_size=8, iters=16_000, tick=100, grid_every=5,
+                    ckpt_every=5),
+    # `python -m train`: FASTGAN_RECIPE at 64 px on the demo set, sized for 15 minutes on 2 idle CPU cores.
+    # Calibration: one iteration at batch 16 costs about 0.49 single-thread CPU-seconds (research run F1: 1,000
+    # iterations, 492 CPU-s per thread, on the shared, loaded machine) against 1.12 for the paper-demo recipe;
+    # 15 idle minutes on 2 cores are worth about 2,600 such CPU-seconds (an idle core does more per second than
+    # a loaded one), about 5,300 iterations; 4,000 leaves a quarter for the HSV term and the ticks (probe metric,
+    # grids, checkpoints).
+    "demo": dict(**FASTGAN_RECIPE, resolution=64, batch_size=16, iters=4000, hsv_pixels=8192, tick=40, grid_every=5,
+                 ckpt_every=5, n_grid=36),
+    # The demo before FastGAN (kept unchanged): the paper architecture at 64 px, sized for 2 CPU cores.
     # Non-saturating BCE with one critic step (a WGAN needs n_critic 5 and many more steps), batch 16,
     # DiffAugment without colour jitter (colour fidelity is what the HSV term measures), G EMA.
-    "demo": dict(model="paper", resolution=64, loss="bce", **LOSS_RECIPES["bce"], batch_size=16, iters=2000,
-                 hsv_loss="swd", w_adv=0.5, w_hsv=0.5, hsv_pixels=8192, ema=True, ema_decay=0.99, diffaug=True,
-                 diffaug_policy="translation,cutout", tick=20, grid_every=5, ckpt_every=5, n_grid=36),
+    "paper-demo": dict(model="paper", resolution=64, loss="bce", **LOSS_RECIPES["bce"], batch_size=16, iters=2000,
+                       hsv_loss="swd", w_adv=0.5, w_hsv=0.5, hsv_pixels=8192, ema=True, ema_decay=0.99, diffaug=True,
+                       diffaug_policy="translation,cutout", tick=20, grid_every=5, ckpt_every=5, n_grid=36),
 }
 
 # Flags whose meaning is "true when given"; everything else takes a value.
-_BOOL_FIELDS = ("ema", "diffaug", "conditional", "deterministic", "compile", "quiet", "record_repo",
+_BOOL_FIELDS = ("ema", "diffaug", "xflip", "conditional", "deterministic", "compile", "quiet", "record_repo",
                 "drop_near_duplicates")
 _HELP = {
     "iters": "generator steps (iterations count generator steps; critic steps = iters x n_critic)",
@@ -131,6 +159,12 @@ _HELP = {
     "dtype": "precision of the networks' forward passes: auto = bf16 autocast on GPUs with native bf16 "
              "(compute capability >= 8.0), else fp32; losses, gradient penalty, HSV term and scores are fp32 "
              "either way (train.precision)",
+    "w_rec": "weight of the critic's self-supervised reconstruction term (L1 of its decoders on the augmented "
+             "real batch); only for a critic with decoders (--model fastgan)",
+    "hsv_scale": "fixed: the generator loss is w_adv x adv + w_hsv x hsv (paper eq. 3); relative: the HSV term is "
+                 "rescaled by running |adv| / running hsv, so it is w_hsv/w_adv times as large as the adversarial "
+                 "term (train.gan_loss)",
+    "xflip": "mirror each real image left-right with probability 1/2 (the generator learns mirrored patterns too)",
     "record_repo": "record in run.json the git commit (+'-dirty') of the repository holding the working folder "
                    "(your own project; the toolkit's own commit and version are always recorded)",
 }
@@ -146,7 +180,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=PRESETS_NAMES, default="demo", help="recipe")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config as JSON and exit")
     choices = {"model": tuple(models.MODELS), "resolution": models.RESOLUTIONS, "critic_norm": models.CRITIC_NORMS,
-               "loss": LOSSES, "hsv_loss": HSV_LOSSES, "optimizer": OPTIMIZERS, "device": DEVICES,
+               "loss": LOSSES, "hsv_loss": HSV_LOSSES, "hsv_scale": HSV_SCALES, "optimizer": OPTIMIZERS, "device": DEVICES,
                "dtype": DTYPES}
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("preset", "extra"):
@@ -180,6 +214,8 @@ def resolve(args: dict) -> TrainConfig:
     values.update(given)
     if values.get("model") == "mlp":
         values["critic_norm"] = "none"   # the MLP critic has no normalisation layers
+    if "w_rec" not in given and values.get("model") in models.MODELS and not has_reconstruction(values["model"]):
+        values["w_rec"] = 0.0            # a preset's reconstruction term, on a --model whose critic has no decoders
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(values) - names
     if unknown:
@@ -195,6 +231,11 @@ def model_spec(cfg: TrainConfig, class_names: list[str] | tuple[str, ...] = ()) 
     return models.ModelSpec(cfg.model, cfg.resolution, cfg.latent_dim, len(names), names, cfg.critic_norm)
 
 
+def has_reconstruction(model: str) -> bool:
+    """True when `model`'s critic has self-supervised decoders (`forward_aux`, train.fastgan)."""
+    return hasattr(models.MODELS[model].critic, "forward_aux")
+
+
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Raise UserError naming the field for any bad value, before any work is done; return `cfg`."""
     def need(cond: bool, msg: str) -> None:
@@ -204,6 +245,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     model_spec(cfg).validate()  # model, resolution, latent_dim, critic_norm
     need(cfg.loss in LOSSES, f"loss: unknown {cfg.loss!r}; choose one of {', '.join(LOSSES)}")
     need(cfg.hsv_loss in HSV_LOSSES, f"hsv_loss: unknown {cfg.hsv_loss!r}; choose one of {', '.join(HSV_LOSSES)}")
+    need(cfg.hsv_scale in HSV_SCALES, f"hsv_scale: unknown {cfg.hsv_scale!r}; choose one of {', '.join(HSV_SCALES)}")
+    need(not (cfg.hsv_scale == "relative" and cfg.hsv_loss == "off" and "hsv_scale" in cfg.extra.get("flags", ())),
+         "hsv_scale: relative scales the HSV term and --hsv-loss off has none; drop one of them (or use --w-hsv 0)")
     need(cfg.optimizer in OPTIMIZERS, f"optimizer: choose one of {', '.join(OPTIMIZERS)}")
     need(cfg.device in DEVICES, f"device: choose one of {', '.join(DEVICES)}")
     need(cfg.dtype in DTYPES, f"dtype: choose one of {', '.join(DTYPES)}")
@@ -213,9 +257,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     need(cfg.keep >= 0, f"keep: must be >= 0, got {cfg.keep}")
     for name in ("lr_g", "lr_d", "clip", "hsv_r", "hsv_h"):
         need(getattr(cfg, name) > 0, f"{name}: must be > 0, got {getattr(cfg, name)}")
-    for name in ("gp_lambda", "w_adv", "w_hsv"):
+    for name in ("gp_lambda", "w_adv", "w_hsv", "w_rec"):
         need(getattr(cfg, name) >= 0, f"{name}: must be >= 0, got {getattr(cfg, name)}")
     need(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "beta1/beta2: must lie in [0, 1)")
+    need(cfg.w_rec == 0 or has_reconstruction(cfg.model),
+         f"w_rec: the {cfg.model} critic has no reconstruction decoders; use --w-rec 0 (or --model fastgan)")
     need(0 < cfg.ema_decay < 1, f"ema_decay: must lie in (0, 1), got {cfg.ema_decay}")
     need(cfg.amplify_to is None or cfg.amplify_to >= 1, "amplify_to: must be >= 1")
     need(not (cfg.loss == "wgan-gp" and cfg.critic_norm == "batch"),
@@ -274,4 +320,6 @@ def for_resume(cfg: TrainConfig, state: dict, path: Path) -> TrainConfig:
             and Path(path).resolve().parent.name == "checkpoints"):
         run_dir = Path(path).resolve().parent.parent  # continue in the checkpoint's own run folder
         place = {"out": run_dir.parent, "name": run_dir.name}
+    if "w_rec" not in flags and not has_reconstruction(spec.name):
+        place["w_rec"] = 0.0   # the preset's reconstruction term, on a checkpoint whose critic has no decoders
     return validate(dataclasses.replace(cfg, **arch, **place, extra=dict(cfg.extra)))

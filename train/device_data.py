@@ -66,10 +66,12 @@ class DeviceData:
         self.u8 = u8.to(device) if self.placement == DEVICE else u8
         self.labels = ds.labels.to(device) if self.class_names else None
         self.n, self.batch, self.device = u8.shape[0], local_batch, device
+        self.xflip = cfg.xflip
         self._pin = device.type == "cuda" and self.placement == HOST
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A random batch: float (B, 3, R, R) in [-1, 1] (channels-last) and its labels or None.
+        """A random batch: float (B, 3, R, R) in [-1, 1] (channels-last) and its labels or None; with
+        cfg.xflip each image is mirrored left-right with probability 1/2 (the device's RNG stream).
 
         Resident data: indices from the device's RNG stream. Host data: from the CPU stream, so
         no step waits for the device (a run's batches therefore depend on its placement)."""
@@ -83,6 +85,9 @@ class DeviceData:
             x_u8 = buf.to(self.device, non_blocking=self._pin)
             idx = idx_host.to(self.device, non_blocking=self._pin)
         x = x_u8.float().div_(127.5).sub_(1.0)
+        if self.xflip:  # each image mirrored left-right with probability 1/2 (FastGAN's RandomHorizontalFlip)
+            flip = torch.rand(self.batch, device=self.device) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
         if state.CHANNELS_LAST:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, (self.labels[idx] if self.labels is not None else None)

@@ -207,4 +207,4 @@ def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 
 MODELS["fastgan"] = Architecture(FastGANGenerator, FastGANCritic, "FastGAN-style, Liu et al. 2021 (SLE, up-sample + conv)",
-                                 table4=False)
+                                 table4=True)

@@ -201,6 +201,7 @@ def _run(cfg: TrainConfig, device: torch.device, info: dist.DistInfo, dataset: D
         from train.augment import diff_augment
         augment = (lambda x: diff_augment(x, cfg.diffaug_policy))
     loss = GANLoss(cfg, gen_run, critic_run, st.critic, augment, prec)
+    loss.load_state_dict(state.loss_state_of_rank(resume, info), device)  # the HSV scale's running magnitudes
     state.seed_streams(cfg, info, resume, st.iteration, device)
     probe = Probe(cfg, spec, data.u8, device)
 
@@ -314,7 +315,7 @@ def _tick(s: Session, stop: dict, bar: tqdm) -> None:
             s.digests = dist.gather_digests([st.gen, st.critic], info)
             if len(set(s.digests)) != 1:
                 log.warning("ranks' weights differ at iteration %d: %s", it, s.digests)
-        ckpt = state.checkpoint_dict(st, cfg, info, wall, s.hsv_final, s.device)
+        ckpt = state.checkpoint_dict(st, cfg, info, wall, s.hsv_final, s.device, s.loss.state_dict())
         if info.is_main:
             checkpoint.save_checkpoints(s.run_dir / "checkpoints", ckpt, it, cfg.keep)
         del ckpt

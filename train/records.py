@@ -13,9 +13,10 @@ from train import images, losses, models
 from train.config import TrainConfig
 
 CSV_FIELDS = ("iteration", "kimg", "seconds", "loss_d", "loss_g", "loss_g_adv", "loss_hsv", "w_estimate",
-              "gradient_penalty", "d_real", "d_fake", "hsv_swd_eval")
-CRITIC_STATS = ("loss_d", "w_estimate", "gradient_penalty", "d_real")   # averaged over critic steps
-GENERATOR_STATS = ("loss_g", "loss_g_adv", "loss_hsv")                  # averaged over generator steps
+              "gradient_penalty", "d_real", "d_fake", "hsv_swd_eval", "loss_rec", "share_adv", "share_hsv")
+CRITIC_STATS = ("loss_d", "w_estimate", "gradient_penalty", "loss_rec", "d_real")    # averaged over critic steps
+# share_adv / share_hsv: each weighted term's share of the generator loss, averaged over generator steps.
+GENERATOR_STATS = ("loss_g", "loss_g_adv", "loss_hsv", "share_adv", "share_hsv")
 EVAL_PIXELS = 16_384  # pixels per side for the hsv_swd progress metric
 EVAL_PROJ = 64        # fixed projection directions for the hsv_swd progress metric
 

@@ -162,17 +162,33 @@ def seed_streams(cfg: TrainConfig, info: dist.DistInfo, resume: dict | None, ite
         seed_all(cfg.seed * 1000 + info.rank + 1 + iteration)
 
 
+def _per_rank(obj, info: dist.DistInfo) -> list:
+    """`obj` of every rank, in rank order (collective under torchrun), else [obj]."""
+    if not info.enabled:
+        return [obj]
+    out = [None] * info.world_size
+    torch.distributed.all_gather_object(out, obj, group=info.stop_group)
+    return out
+
+
+def loss_state_of_rank(resume: dict | None, info: dist.DistInfo) -> dict | None:
+    """This rank's saved objective state (train.gan_loss.GANLoss.state_dict) from a checkpoint; rank 0's
+    when the checkpoint was saved by another number of processes; None for older checkpoints."""
+    states = (resume or {}).get("loss_state")
+    if not states:
+        return None
+    return states[info.rank] if len(states) == info.world_size else states[0]
+
+
 def checkpoint_dict(st: TrainState, cfg: TrainConfig, info: dist.DistInfo, wall: float,
-                    hsv_final: float | None, device: torch.device) -> dict:
+                    hsv_final: float | None, device: torch.device, loss_state: dict | None = None) -> dict:
     """What a checkpoint holds (train.checkpoint's format). Collective under torchrun: every rank
-    calls it, because the RNG states of all ranks are gathered (in rank order)."""
-    rngs = [rng_state(device)]
-    if info.enabled:
-        rngs = [None] * info.world_size
-        torch.distributed.all_gather_object(rngs, rng_state(device), group=info.stop_group)
-    return {"model": st.spec.to_dict(), "config": cfg.to_dict(), "generator": st.gen.state_dict(),
+    calls it, because the RNG states and objective states (`loss_state`: the HSV scale's running
+    magnitudes, which differ per rank) of all ranks are gathered (in rank order)."""
+    rngs = _per_rank(rng_state(device), info)
+    return {"loss_state": _per_rank(loss_state, info),"model": st.spec.to_dict(), "config": cfg.to_dict(), "generator": st.gen.state_dict(),
             "critic": st.critic.state_dict(),
             "generator_ema": st.gen_ema.state_dict() if st.gen_ema is not None else None,
             "opt_g": st.opt_g.state_dict(), "opt_d": st.opt_d.state_dict(), "iteration": st.iteration, "rng": rngs,
-            "aug": {"diffaug": cfg.diffaug, "policy": cfg.diffaug_policy if cfg.diffaug else ""},
+            "aug": {"diffaug": cfg.diffaug, "policy": cfg.diffaug_policy if cfg.diffaug else "", "xflip": cfg.xflip},
             "wall_seconds": wall, "hsv_swd_step0": st.hsv_step0, "hsv_swd_final": hsv_final}

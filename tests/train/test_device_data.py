@@ -51,7 +51,7 @@ def test_host_and_resident_data_give_the_same_batches_on_the_cpu():
 def test_host_placement_on_cuda_copies_pinned_batches_of_the_same_images():
     rng = np.random.default_rng(1)
     images_u8 = rng.integers(0, 256, (12, 64, 64, 3), dtype=np.uint8)
-    cfg = config.resolve({"preset": "demo", "device": "cuda"})
+    cfg = config.resolve({"preset": "paper-demo", "device": "cuda"})
     data = DeviceData(Dataset.from_arrays(images_u8), cfg, torch.device("cuda"), 4, placement=HOST)
     torch.manual_seed(5)
     x, _ = data.real_batch()

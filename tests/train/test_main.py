@@ -41,7 +41,42 @@ def test_baseline_presets_train_as_their_papers(capsys):
 def test_no_arguments_is_the_demo_preset_on_the_demo_set(capsys):
     c = dry(capsys)
     assert c["preset"] == "demo" and c["data"] is None
-    assert (c["model"], c["resolution"]) == ("paper", 64)
+    assert (c["model"], c["resolution"], c["batch_size"], c["iters"]) == ("fastgan", 64, 16, 4000)
+    assert (c["loss"], c["optimizer"], c["lr_g"], c["lr_d"], c["beta1"], c["beta2"], c["n_critic"]) == \
+        ("hinge", "adam", 2e-4, 2e-4, 0.5, 0.999, 1)
+    assert (c["w_rec"], c["diffaug"], c["diffaug_policy"], c["xflip"], c["ema"], c["ema_decay"]) == \
+        (1.0, True, "color,translation", True, True, 0.999)
+    assert (c["hsv_loss"], c["w_adv"], c["w_hsv"], c["hsv_scale"]) == ("swd", 0.5, 0.5, "relative")
+
+
+def test_paper_demo_preset_is_the_demo_recipe_before_fastgan(capsys):
+    c = dry(capsys, "--preset", "paper-demo")
+    assert (c["model"], c["resolution"], c["loss"], c["optimizer"], c["lr_g"], c["beta1"], c["n_critic"]) == \
+        ("paper", 64, "bce", "adam", 2e-4, 0.5, 1)
+    assert (c["batch_size"], c["iters"], c["hsv_pixels"], c["tick"], c["n_grid"]) == (16, 2000, 8192, 20, 36)
+    assert (c["ema"], c["ema_decay"], c["diffaug"], c["diffaug_policy"]) == (True, 0.99, True, "translation,cutout")
+    assert (c["hsv_loss"], c["w_adv"], c["w_hsv"], c["hsv_scale"], c["w_rec"], c["xflip"]) == \
+        ("swd", 0.5, 0.5, "fixed", 0.0, False)
+
+
+def test_fastgan_preset_is_the_demo_recipe_on_the_table4_schedule(capsys):
+    f, d = dry(capsys, "--preset", "fastgan"), dry(capsys)
+    assert (f["model"], f["resolution"], f["iters"], f["batch_size"], f["tick"]) == ("fastgan", 256, 16_000, 8, 100)
+    recipe = ("loss", "optimizer", "lr_g", "lr_d", "beta1", "beta2", "n_critic", "w_rec", "diffaug", "diffaug_policy",
+              "xflip", "ema", "ema_decay", "hsv_loss", "w_adv", "w_hsv", "hsv_scale")
+    assert {k: f[k] for k in recipe} == {k: d[k] for k in recipe}
+
+
+def test_hinge_brings_fastgans_optimiser_recipe(capsys):
+    c = dry(capsys, "--preset", "paper", "--loss", "hinge")
+    assert (c["optimizer"], c["lr_g"], c["lr_d"], c["beta1"], c["beta2"], c["n_critic"], c["critic_norm"]) == \
+        ("adam", 2e-4, 2e-4, 0.5, 0.999, 1, "batch")
+    assert c["w_rec"] == 0.0 and c["hsv_scale"] == "fixed"     # the paper model's critic has no decoders
+
+
+def test_a_preset_reconstruction_term_is_dropped_for_a_critic_without_decoders(capsys):
+    assert dry(capsys, "--model", "dcgan")["w_rec"] == 0.0
+    assert dry(capsys, "--preset", "paper", "--model", "fastgan", "--w-rec", "0.5")["w_rec"] == 0.5
 
 
 def test_wgan_gp_brings_its_own_recipe_and_flags_override_it(capsys):
@@ -92,7 +127,11 @@ def test_bad_arguments_exit_2_with_one_line_and_no_traceback(capsys, argv):
 @pytest.mark.parametrize("argv,field", [
     (["--resolution", "100"], "resolution"),
     (["--model", "vae"], "model"),
-    (["--loss", "hinge"], "loss"),
+    (["--loss", "lsgan"], "loss"),
+    (["--hsv-scale", "log"], "hsv_scale"),
+    (["--hsv-loss", "off", "--hsv-scale", "relative"], "hsv_scale"),
+    (["--preset", "paper", "--w-rec", "1"], "w_rec"),
+    (["--w-rec", "-1"], "w_rec"),
     (["--preset", "paper", "--loss", "wgan-gp", "--critic-norm", "batch"], "critic_norm"),
     (["--iters", "0"], "iters"),
     (["--hsv-loss", "paired"], "hsv_loss"),

@@ -78,7 +78,7 @@ class _Recording(torch.nn.Module):
 def test_under_bf16_autocast_only_forward_passes_are_bf16(loss):
     """Fakes reach the critic as fp32 in both steps, the penalty runs with autocast off, scores and
     losses are fp32: the policy in train.precision, run with CPU autocast."""
-    cfg = config.resolve({"preset": "demo", "loss": loss, "critic_norm": "layer", "device": "cpu", "n_critic": 1})
+    cfg = config.resolve({"preset": "paper-demo", "loss": loss, "critic_norm": "layer", "device": "cpu", "n_critic": 1})
     gen, critic = ModelSpec("paper", 64, 16, critic_norm="layer").build()
     rec = _Recording(critic)
     bf16 = Precision("bf16-autocast", "test", "cpu", bf16=True)
