@@ -43,7 +43,10 @@ class HSVScale:
     through. The HSV term then is about w_hsv * |adv|, w_hsv / w_adv times the adversarial term
     whatever the two terms' natural magnitudes; at w_adv = w_hsv = 0.5 the two are equally large and
     each is about half of the generator loss (share_hsv ~ 0.5). Under `fixed` the HSV term of the
-    paper-demo recipe was a median 0.06 % of the generator loss (issue 14).
+    paper-demo recipe was a median 0.06 % of the generator loss (issue 14). The averages lag: while a
+    term moves faster than their memory of about 100 steps (early training), the share lags too; an
+    HSV term falling fast gets less than its share until the averages catch up (tests/train/test_gan_loss.py).
+    losses.csv logs share_adv and share_hsv per tick, so a run shows what the term actually got.
 
     The running magnitudes are part of a checkpoint (`state_dict`), so a resumed run continues with
     the same factor.

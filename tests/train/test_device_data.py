@@ -60,3 +60,20 @@ def test_host_placement_on_cuda_copies_pinned_batches_of_the_same_images():
     expected = torch.from_numpy(images_u8[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     assert data.u8.device.type == "cpu" and x.device.type == "cuda"
     torch.testing.assert_close(x.cpu(), expected, rtol=0, atol=1e-6)
+
+
+def test_xflip_mirrors_about_half_of_the_images_and_nothing_else():
+    rng = np.random.default_rng(2)
+    images_u8 = rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    ds = Dataset.from_arrays(images_u8)
+    batches = {}
+    for xflip in (False, True):
+        cfg = config.resolve({"preset": "demo", "device": "cpu", "xflip": xflip})
+        data = DeviceData(ds, cfg, torch.device("cpu"), 64)
+        torch.manual_seed(7)
+        batches[xflip], _ = data.real_batch()
+    plain, flipped = batches[False], batches[True]
+    same = (flipped == plain).flatten(1).all(1)
+    mirrored = (flipped == plain.flip(3)).flatten(1).all(1)
+    assert bool((same | mirrored).all())          # each image is itself or its mirror, the same draw of images
+    assert 16 <= int(mirrored.sum()) <= 48         # about half of 64 are mirrored (binomial, seeded)

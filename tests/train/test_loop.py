@@ -67,6 +67,29 @@ def test_resume_is_bitwise_identical_to_a_straight_run(tmp_path, kw):
     assert json.loads((split / "run.json").read_text())["resumed_from"].endswith("latest.pt")
 
 
+def test_resumed_fastgan_run_continues_the_hsv_scale_and_matches_a_straight_run(tmp_path):
+    """The demo recipe (FastGAN, hinge + reconstruction, relative HSV scale, xflip, DiffAugment, EMA):
+    the running magnitudes travel in the checkpoint, so a resumed run is the straight run."""
+    ds = tiny_dataset()
+    kw = dict(preset="demo", iters=4, deterministic=True, diffaug=True)
+    straight = loop.run(cfg_for(tmp_path, "straight", **kw), dataset=ds)
+    loop.run(cfg_for(tmp_path, "split", **{**kw, "iters": 2}), dataset=ds)
+    half = checkpoint.load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
+    split = loop.run(cfg_for(tmp_path, "split", resume="latest", **kw), dataset=ds)
+    a = checkpoint.load_checkpoint(straight / "checkpoints" / "latest.pt")
+    b = checkpoint.load_checkpoint(split / "checkpoints" / "latest.pt")
+    running = [s["loss_state"][0]["hsv_running"] for s in (half, a, b)]
+    assert set(running[1]) == {"adv", "hsv"} and not torch.equal(running[0]["adv"], running[1]["adv"])
+    keys = ("generator", "critic", "generator_ema", "opt_g", "opt_d", "loss_state")
+    ta, tb = dict(_tensors({k: a[k] for k in keys})), dict(_tensors({k: b[k] for k in keys}))
+    assert ta.keys() == tb.keys() and "/loss_state/0/hsv_running/hsv" in ta
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    rows = list(csv.DictReader(open(split / "losses.csv")))
+    assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4]
+    assert all(float(r["loss_rec"]) > 0 and 0 < float(r["share_hsv"]) < 1 for r in rows)
+
+
 def test_run_folder_holds_config_checkpoints_grids_losses_and_run_json(tmp_path):
     cfg = cfg_for(tmp_path, "rec", iters=4, tick=1, grid_every=2, ckpt_every=1, keep=2, loss="wgan-clip",
                   n_critic=1, ema=True)
