@@ -306,8 +306,17 @@ def count_params_keras(module: nn.Module) -> int:
     return n
 
 
+def _is_layer(name: str, m: nn.Module) -> bool:
+    """A row of the summary: a module without children, or with only the parametrizations (spectral norm)
+    of its own weights, which are counted with it."""
+    return bool(name) and "parametrizations" not in name.split(".") and \
+        all(child == "parametrizations" for child, _ in m.named_children())
+
+
 def _leaf_params(m: nn.Module) -> int:
     n = sum(p.numel() for p in m.parameters(recurse=False))
+    if hasattr(m, "parametrizations"):   # the original weights live in the parametrization (torch.nn.utils.parametrize)
+        n += sum(p.numel() for p in m.parametrizations.parameters())
     if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
         n += m.running_mean.numel() + m.running_var.numel()
     return n
@@ -325,7 +334,7 @@ def summary_rows(module: nn.Module, *inputs: torch.Tensor) -> list[tuple[str, st
         return fn
 
     for name, m in module.named_modules():
-        if name and not list(m.children()):
+        if _is_layer(name, m):
             hooks.append(m.register_forward_hook(hook(name)))
     was_training = module.training
     module.eval()
@@ -350,7 +359,11 @@ def format_summary(title: str, module: nn.Module, *inputs: torch.Tensor) -> str:
     total = count_params_keras(module)
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     out += ["=" * len(line), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}", line]
+            f"Non-trainable params: {total - trainable:,}"]
+    unused = total - sum(r[2] for r in rows)
+    if unused:  # layers the scoring pass never calls: FastGAN's reconstruction decoders (train.fastgan)
+        out.append(f"Params outside the forward pass (auxiliary heads): {unused:,}")
+    out.append(line)
     return "\n".join(out)
 
 

@@ -78,3 +78,23 @@ def test_models_verb_help(capsys):
         train_main(["models", "--help"])
     assert e.value.code == 0
     assert "example:" in capsys.readouterr().out
+
+
+def test_models_verb_lists_fastgan_with_spectral_norm_layers_and_its_decoders(capsys):
+    assert train_main(["models", "--model", "fastgan", "--resolution", "64"]) == 0
+    out = capsys.readouterr().out
+    gen, critic = models.build("fastgan", 64)
+    assert f"Total params: {models.count_params_keras(gen):,}" in out
+    assert f"Total params: {models.count_params_keras(critic):,}" in out
+    assert "body.0.0 (ParametrizedConv2d)         (None, 32, 32, 32)                 1,536" in out  # 3*32*4*4
+    assert "_SpectralNorm" not in out
+    decoders = sum(p.numel() for m in (critic.decode_whole, critic.decode_part) for p in m.parameters())
+    decoders += sum(m.running_mean.numel() * 2 for d in (critic.decode_whole, critic.decode_part)
+                    for m in d.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert f"Params outside the forward pass (auxiliary heads): {decoders:,}" in out
+
+
+def test_models_verb_lists_every_model_by_default(capsys):
+    assert train_main(["models", "--resolution", "64"]) == 0
+    out = capsys.readouterr().out
+    assert [f"Model: {m} generator (64 px)" in out for m in models.MODELS] == [True] * 4
