@@ -101,6 +101,28 @@ def to_onnx(gen: torch.nn.Module, opset: int | None = None) -> onnx.ModelProto:
     return model
 
 
+def _repair_fp16(graph: onnx.GraphProto) -> None:
+    """Undo two slips of the fp16 converter on graphs with Resize (FastGAN's nearest up-sampling):
+
+    - it casts the `scales` initializer that the four Resize nodes share back to fp32 once per
+      consumer, every copy under one output name, which breaks single static assignment: identical
+      nodes (same bytes) are kept once, as they compute the same value;
+    - it leaves value_info entries whose element types no longer match their producers, which
+      onnx.checker's strict shape inference rejects: intermediate value_info is optional (types are
+      inferred from the nodes), so it is dropped. Inputs and outputs keep their declared types.
+    """
+    seen, kept = set(), []
+    for n in graph.node:
+        key = n.SerializeToString()
+        if key not in seen:
+            seen.add(key)
+            kept.append(n)
+    nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in kept]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.value_info[:]
+
+
 def _toposort(graph: onnx.GraphProto) -> None:
     """Order nodes so each comes after the producers of its inputs (the fp16 converter appends its
     input Casts at the end, which onnx.checker rejects)."""
@@ -236,6 +258,7 @@ def export_run(run_dir: Path, checkpoint: Path | None = None, ema: bool = True, 
     if fp16:
         from onnxruntime.transformers.float16 import convert_float_to_float16
         model16 = convert_float_to_float16(model, keep_io_types=True)
+        _repair_fp16(model16.graph)
         _toposort(model16.graph)
         _set_metadata(model16, {**graph_meta, "precision": "fp16"})
         _finish(model16, out / "generator_fp16.onnx", gen, PARITY_BOUND_FP16,

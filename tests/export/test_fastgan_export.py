@@ -13,7 +13,7 @@ from PIL import Image
 
 from export import load_sampler
 from export.__main__ import main
-from export.onnx_export import PARITY_BOUND_FP32, export_run, make_latents, ort_session
+from export.onnx_export import PARITY_BOUND_FP16, PARITY_BOUND_FP32, export_run, make_latents, ort_session
 from train import checkpoint
 
 # The demo recipe for a few steps, DiffAugment on as in the preset. FastGAN's N(0, 0.02) init draws images
@@ -25,7 +25,7 @@ FASTGAN_RUN = dict(preset="demo", iters=3, ema_decay=0.5, lr_g=1e-2, lr_d=1e-3, 
 @pytest.fixture(scope="module")
 def fastgan_run(run_factory) -> Path:
     run = run_factory("fastgan", **FASTGAN_RUN)
-    export_run(run)
+    export_run(run, fp16=True)       # as `make demo` exports it
     return run
 
 
@@ -60,6 +60,18 @@ def test_fastgan_run_exports_its_ema_generator_and_onnxruntime_matches_torch(fas
         assert np.abs(got - ref).max() <= PARITY_BOUND_FP32
     z = make_latents(2, 100, seed=3)
     assert np.abs(sess.run(["images"], {"z": z})[0] - _torch_images(raw, z)).max() > 1e-3   # EMA, not raw
+
+
+def test_fastgan_fp16_export_passes_the_checker_and_its_parity_bound(fastgan_run):
+    """The fp16 converter's output for FastGAN's Resize nodes needs repairs (export.onnx_export._repair_fp16)."""
+    path = fastgan_run / "export" / "generator_fp16.onnx"
+    onnx.checker.check_model(str(path), full_check=True)
+    assert "Resize" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["precision"] == "fp16" and 0 < meta["parity"]["max_abs_diff"] <= PARITY_BOUND_FP16
+    ema, _ = checkpoint.load_generator(fastgan_run / "checkpoints" / "latest.pt")
+    z = make_latents(3, 100, seed=8)
+    assert np.abs(ort_session(path).run(["images"], {"z": z})[0] - _torch_images(ema, z)).max() <= PARITY_BOUND_FP16
 
 
 def test_fastgan_samples_and_design_sheets_come_from_the_cli(fastgan_run, tmp_path):
