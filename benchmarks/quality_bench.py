@@ -46,7 +46,8 @@ def train(name: str, args: list[str], runs_dir: Path, seed: int, reuse: bool) ->
     run = runs_dir / name
     record = run / "quality_train.json"
     if reuse and record.is_file() and (run / "checkpoints" / "latest.pt").is_file():
-        return json.loads(record.read_text())
+        info = json.loads((run / "run.json").read_text())
+        return {"commit": info.get("commit"), "date": info.get("date"), **json.loads(record.read_text())}
     cmd = [sys.executable, "-m", "train", *args, "--out", str(runs_dir), "--name", name, "--seed", str(seed),
            "--quiet"]
     print("quality_bench: " + " ".join(cmd[1:]), file=sys.stderr, flush=True)
@@ -58,7 +59,7 @@ def train(name: str, args: list[str], runs_dir: Path, seed: int, reuse: bool) ->
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     info = json.loads((run / "run.json").read_text())
     out = {"command": "python " + " ".join(cmd[1:]), "wall_s": wall, "cpu_s": cpu, "iterations": info.get("iterations"),
-           "load_start": load0[0], "load_end": os.getloadavg()[0]}
+           "commit": info.get("commit"), "date": info.get("date"), "load_start": load0[0], "load_end": os.getloadavg()[0]}
     record.write_text(json.dumps(out, indent=1))
     return out
 
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         fakes[name] = samples(args.runs_dir / name, args.n)
         rows[name] = {**evaluate(name, fakes[name], real, ctx, args),
                       "train_wall_s": timing[name]["wall_s"], "train_cpu_s": timing[name]["cpu_s"],
-                      "iterations": timing[name]["iterations"]}
+                      "iterations": timing[name]["iterations"], "trained_at": timing[name].get("commit")}
     if args.peer:
         fakes["peer"] = np.load(args.peer / "samples.npz")["images_u8"][: args.n]
         peer_info = json.loads((args.peer / "run.json").read_text())
@@ -169,7 +170,7 @@ def write_outputs(args, rows, fakes, real, real_row, timing, ctx, knn_acc, image
     main_rows = [r for k, r in rows.items() if k != "demo-hsv-off"]
     cols = ("model", "iterations", "train_wall_s", "train_cpu_s", "c2st_auc", "c2st_auc_ci_low", "c2st_auc_ci_high",
             "lapswd_x1e3", "spectral_db", "style_pools", "style_strokes", "style_splatter", "nn_median",
-            "flagged_share", "near_duplicates")
+            "flagged_share", "near_duplicates", "trained_at")
     notes = goals(rows) + [
         f"real-vs-real null C2ST AUC (same protocol, a half/half split of the originals): {ctx['null']:.3f}",
         f"per-model training budget: {BUDGET_S // 60} min wall on 2 idle cores; measured wall and CPU seconds "
