@@ -15,7 +15,7 @@ from inkwash.cli import UserError
 from train import models
 from train.device import DEVICES, resolve_device
 
-PRESETS_NAMES = ("demo", "paper", "dcgan", "mlp", "fastgan", "paper-demo")
+PRESETS_NAMES = ("demo", "paper-demo", "paper", "dcgan", "mlp", "fastgan")
 LOSSES = ("wgan-clip", "wgan-gp", "bce", "hinge")
 HSV_LOSSES = ("swd", "moments", "off")
 HSV_SCALES = ("fixed", "relative")
@@ -147,6 +147,7 @@ PRESETS: dict[str, dict] = {
                        hsv_loss="swd", w_adv=0.5, w_hsv=0.5, hsv_pixels=8192, ema=True, ema_decay=0.99, diffaug=True,
                        diffaug_policy="translation,cutout", tick=20, grid_every=5, ckpt_every=5, n_grid=36),
 }
+
 
 # Flags whose meaning is "true when given"; everything else takes a value.
 _BOOL_FIELDS = ("ema", "diffaug", "xflip", "conditional", "deterministic", "compile", "quiet", "record_repo",
