@@ -117,8 +117,8 @@ def run_factory(tmp_path_factory):
     """(name, classes=0, n_images=8, **train_flags) -> a copied, finished run folder.
 
     Flags are `python -m train`'s fields (model="dcgan", loss="wgan-gp", ema=False, ...), over
-    RUN_DEFAULTS: the paper-demo preset (the paper model) at 64 px, 2 iterations, batch 4. Each distinct call trains once
-    per session; every caller gets its own copy, so tests may change it."""
+    RUN_DEFAULTS: the paper-demo preset (the paper model) at 64 px, 2 iterations, batch 4. Each
+    distinct call trains once per session; every caller gets its own copy, so tests may change it."""
     masters: dict[str, Path] = {}
     store = tmp_path_factory.mktemp("run_masters")
 

@@ -184,8 +184,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=PRESETS_NAMES, default="demo", help="recipe")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config as JSON and exit")
     choices = {"model": tuple(models.MODELS), "resolution": models.RESOLUTIONS, "critic_norm": models.CRITIC_NORMS,
-               "loss": LOSSES, "hsv_loss": HSV_LOSSES, "hsv_scale": HSV_SCALES, "optimizer": OPTIMIZERS, "device": DEVICES,
-               "dtype": DTYPES}
+               "loss": LOSSES, "hsv_loss": HSV_LOSSES, "hsv_scale": HSV_SCALES, "optimizer": OPTIMIZERS,
+               "device": DEVICES, "dtype": DTYPES}
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("preset", "extra"):
             continue

@@ -186,8 +186,8 @@ def checkpoint_dict(st: TrainState, cfg: TrainConfig, info: dist.DistInfo, wall:
     calls it, because the RNG states and objective states (`loss_state`: the HSV scale's running
     magnitudes, which differ per rank) of all ranks are gathered (in rank order)."""
     rngs = _per_rank(rng_state(device), info)
-    return {"loss_state": _per_rank(loss_state, info),"model": st.spec.to_dict(), "config": cfg.to_dict(), "generator": st.gen.state_dict(),
-            "critic": st.critic.state_dict(),
+    return {"model": st.spec.to_dict(), "config": cfg.to_dict(), "generator": st.gen.state_dict(),
+            "critic": st.critic.state_dict(), "loss_state": _per_rank(loss_state, info),
             "generator_ema": st.gen_ema.state_dict() if st.gen_ema is not None else None,
             "opt_g": st.opt_g.state_dict(), "opt_d": st.opt_d.state_dict(), "iteration": st.iteration, "rng": rngs,
             "aug": {"diffaug": cfg.diffaug, "policy": cfg.diffaug_policy if cfg.diffaug else "", "xflip": cfg.xflip},
