@@ -207,8 +207,8 @@ METRICS: dict[str, Metric] = {
                  Option("--epochs", "epochs", "training epochs per fold"),
                  Option("--threads", "threads", "torch threads (the AUC is reproducible at a given count)"),
                  Option("--max-per-side", "max_per_side", "at most this many images per side (seeded subset)")),
-        plots=(Plot(c2st.KEY_AUC, "C2ST held-out ROC AUC, {n_per_side} images per side "
-                    "(0.5 = indistinguishable; real-vs-real null {c2st_null_auc:.2f})", "ROC AUC (lower is better)"),),
+        plots=(Plot(c2st.KEY_AUC, "C2ST AUC, {n_per_side} per side (0.5 = chance; null {c2st_null_auc:.2f})",
+                    "ROC AUC (lower is better)"),),
         note="`c2st_auc`: held-out ROC AUC of a small CNN told to separate generated from real images "
              "(Lopez-Paz & Oquab 2017; {folds} folds, {epochs} epochs, seed {seed}, 95 % DeLong CI in `_ci_low` / "
              "`_ci_high`). 0.5 = indistinguishable, 1.0 = trivially separable: lower is better, down to "
@@ -224,7 +224,7 @@ METRICS: dict[str, Metric] = {
         level_columns=quality.lapswd_level_columns, human=quality.human_lapswd,
         summary="mean {lapswd_x1e3:.3f} over levels {levels_px} px, {n} images per side",
         options=(Option("--max-per-side", "max_per_side", "at most this many images per side (seeded subset)"),),
-        plots=(Plot(lapswd.KEY_SWD_MEAN, "Laplacian SWD x 1e3, mean of levels {levels_px} px, N = {n}",
+        plots=(Plot(lapswd.KEY_SWD_MEAN, "Laplacian SWD x 1e3 (mean of {levels_px} px), N = {n}",
                     "SWD x 1e3 (lower is better)"),),
         note="`lapswd_x1e3`: Laplacian-pyramid sliced Wasserstein distance x 10^3 (Karras et al. 2018), the mean "
              "of the levels `lapswd_x1e3_<px>` ({levels_px} px; fine levels: texture and artefacts, coarse: layout "
@@ -236,8 +236,8 @@ METRICS: dict[str, Metric] = {
         columns={spectral.KEY_SPECTRAL: "spectral_db", spectral.KEY_SPECTRAL_BIAS: "spectral_bias_db"},
         detail_keys=("rings_cpi", "curve_a_db", "curve_b_db"), human=quality.human_spectral,
         summary="{spectral_db:.3f} dB over rings >= {band_start_cpi} cycles per image, bias {spectral_bias_db:+.3f}",
-        plots=(Plot(spectral.KEY_SPECTRAL, "spectral score: radial power spectrum distance, rings >= "
-                    "{band_start_cpi} cycles per image", "dB (lower is better)"),),
+        plots=(Plot(spectral.KEY_SPECTRAL, "spectral score, rings >= {band_start_cpi} cycles per image",
+                    "dB (lower is better)"),),
         note="`spectral_db`: mean |difference| in dB of the radially averaged power spectra over the upper band "
              "(rings >= {band_start_cpi} cycles per image; after Durall et al. 2020). 0 for identical sets; lower "
              "is better. `spectral_bias_db` > 0: too much high-frequency power (the checkerboard of stride-2 "
