@@ -104,8 +104,9 @@ def _module_verb(name: str, module: str, help: str, description: str, example: s
 COMMAND = cli.Command(
     prog="python -m evalkit",
     description="IS/FID/KID (torch-fidelity's definitions), MS-SSIM diversity (pytorch-msssim's), the "
-                "weights-free C2ST, Laplacian SWD and spectral score, and the other metrics of evalkit.table, of image folders, .npz files or ONNX generators; model comparisons "
-                "(the paper's Table 4) and critic-versus-human rankings.",
+                "weights-free C2ST, Laplacian SWD and spectral score, and the other metrics of evalkit.table, of "
+                "image folders, .npz files or ONNX generators; model comparisons (the paper's Table 4) and "
+                "critic-versus-human rankings.",
     verbs=[*(_metric_verb(name) for name in METRICS),
            cli.Verb("features", "write pool3/logits features of A to --out F.npz", features_args, features_run,
                     example="python -m evalkit features data/real --out real_feats.npz"),

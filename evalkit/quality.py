@@ -72,29 +72,33 @@ def _table(rows: list[tuple], align: str) -> list[str]:
 
 
 def human_c2st(r: dict) -> str:
+    """The test beside its null: AUC, interval, log-loss and N per side."""
     null = r["null"]
     rows = [("", "AUC", "95 % CI", "log-loss", "images per side"),
             *((name, f"{x[c2st.KEY_AUC]:.3f}", f"[{x[c2st.KEY_AUC_LOW]:.3f}, {x[c2st.KEY_AUC_HIGH]:.3f}]",
                f"{x['log_loss']:.3f}", x["n_per_side"])
               for name, x in (("real vs generated", r), ("real vs real (null)", null)))]
-    return "\n".join([f"c2st: classifier two-sample test, held-out ROC AUC (0.5 = indistinguishable, 1.0 = "
-                      f"trivially separable; lower is better, the null is the floor)",
+    return "\n".join(["c2st: classifier two-sample test, held-out ROC AUC (0.5 = indistinguishable, 1.0 = "
+                      "trivially separable; lower is better, the null is the floor)",
                       *_table(rows, "<>>>>"),
-                      f"  {r['folds']} folds, {r['epochs']} epochs, seed {r['seed']}, {r['threads']} threads, at most "
-                      f"{r['max_per_side']} images per side (given {r['n_given'][0]} real, {r['n_given'][1]} generated)"])
+                      f"  {r['folds']} folds, {r['epochs']} epochs, seed {r['seed']}, torch threads {r['threads']}, "
+                      f"at most {r['max_per_side']} images per side (given {r['n_given'][0]} real, "
+                      f"{r['n_given'][1]} generated)"])
 
 
 def human_lapswd(r: dict) -> str:
+    """SWD x 1e3 per pyramid level, finest first, and the mean."""
     rows = [("level", "SWD x 1e3"),
             *((f"{s} px", f"{r[lapswd.KEY_SWD_LEVEL.format(px=s)]:.2f}") for s in r["levels_px"]),
             ("mean", f"{r[lapswd.KEY_SWD_MEAN]:.2f}")]
-    return "\n".join([f"lapswd: Laplacian-pyramid sliced Wasserstein distance (0 = identical, lower is better; finest "
-                      f"level first)", *_table(rows, "<>"),
+    return "\n".join(["lapswd: Laplacian-pyramid sliced Wasserstein distance (0 = identical, lower is better; finest "
+                      "level first)", *_table(rows, "<>"),
                       f"  {r['n']} images per side (at most {r['max_per_side']}), seed {r['seed']}; compare values "
                       f"only at equal N"])
 
 
 def human_spectral(r: dict) -> str:
+    """The upper-band distance, its sign and the set sizes."""
     rows = [("distance", f"{r[spectral.KEY_SPECTRAL]:.3f} dB"),
             ("bias", f"{r[spectral.KEY_SPECTRAL_BIAS]:+.3f} dB"),
             ("images", f"{r['n_a']} real, {r['n_b']} generated")]

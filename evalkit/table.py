@@ -10,12 +10,13 @@ maths is a pure function in evalkit.metrics, registered as it is when it takes (
 and returns a dict, else through a small function here that unpacks and names its result. Adding a
 metric is one entry (plus its maths):
 
-    "swd": Metric(metrics.swd_laplacian, IMAGES, against_real=True, help="sliced Wasserstein ...",
-                  columns={"value": "swd_lap_{N}"}, summary="N={n}",
-                  options=(Option("--directions", "directions", "projections per level"),)),
+    "spectral": Metric(spectral.spectral_score, IMAGES, against_real=True, help="spectral artefact score ...",
+                       columns={"spectral_db": "spectral_db"}, summary="{spectral_db:.3f} dB"),
 
-It then has a verb (`python -m evalkit swd REAL GEN --json`), a compare column and a provenance
-entry (the function, its definition and the options it ran with).
+It then has a verb (`python -m evalkit spectral REAL GEN --json`), a compare column and a provenance
+entry (the function, its definition and the options it ran with). A metric of two image sets
+(`paired`) has its verb decode and resize both through one checked path; one whose columns depend on
+its result (one per pyramid level) names them with `level_columns`; `human` prints its verb's table.
 """
 from __future__ import annotations
 
