@@ -10,6 +10,7 @@ import numpy as np
 
 from evalkit import c2st, lapswd, spectral
 from inkwash.cli import UserError
+from inkwash.hashing import sha256_bytes
 
 # C2ST's time budget is a fixed protocol size, not a clock: at most 400 images per side (the issue's
 # 2 x 400 at 64 px in under 2 minutes on 2 cores, the null on two halves of the real side included).
@@ -19,6 +20,7 @@ C2ST_MAX_PER_SIDE = 400
 LAPSWD_MAX_PER_SIDE = 1024
 
 KEY_NULL_LOW, KEY_NULL_HIGH = "c2st_null_auc_ci_low", "c2st_null_auc_ci_high"
+_NULLS: dict[tuple, dict] = {}   # the last real set's null result, by content hash and options
 
 
 def cap(images_u8: np.ndarray, max_n: int, seed: int) -> np.ndarray:
@@ -41,7 +43,13 @@ def c2st_real_vs_generated(real_u8: np.ndarray, gen_u8: np.ndarray, folds: int =
     if len(real) // 2 < need:  # said here: c2st's own message would name the halves, not the input
         raise UserError(f"c2st: {len(real)} real images; the real-vs-real null splits them in halves and needs at "
                         f"least {need} per half for {folds} folds: give at least {2 * need} real images")
-    r = c2st.c2st_with_null(real, gen, folds=folds, epochs=epochs, seed=seed, threads=threads)
+    opts = dict(folds=folds, epochs=epochs, seed=seed, threads=threads)
+    # The null depends on the real set and the options only: compare measures it once for all its runs.
+    key = (sha256_bytes(np.ascontiguousarray(real).tobytes()), real.shape, tuple(sorted(opts.items())))
+    if key not in _NULLS:
+        _NULLS.clear()   # one real set at a time
+        _NULLS[key] = c2st.c2st_null(real, **opts)
+    r = c2st.c2st_with_null(real, gen, **opts, null=dict(_NULLS[key]))
     null = r["null"]
     return {**r, KEY_NULL_LOW: null[c2st.KEY_AUC_LOW], KEY_NULL_HIGH: null[c2st.KEY_AUC_HIGH],
             "null_n_per_side": null["n_per_side"], "max_per_side": max_per_side,

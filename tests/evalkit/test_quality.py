@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evalkit import quality
+from evalkit import c2st, quality
 from evalkit.table import METRICS
 
 FAST = dict(folds=3, epochs=6, threads=1)
@@ -26,6 +26,20 @@ def test_c2st_caps_each_side_and_runs_the_null_on_halves_of_the_real_set(synthet
     assert r[quality.KEY_NULL_LOW] <= r["c2st_null_auc"] <= r[quality.KEY_NULL_HIGH]
     cols = METRICS["c2st"].column_names("40", r)
     assert {"c2st_auc", "c2st_auc_ci_low", "c2st_auc_ci_high", "c2st_null_auc", "c2st_n_per_side"} <= set(cols.values())
+
+
+def test_the_null_is_measured_once_per_real_set_and_options(monkeypatch, synthetic_images):
+    calls = []
+    fresh = c2st.c2st_null
+    monkeypatch.setattr(c2st, "c2st_null", lambda *a, **k: calls.append(k) or fresh(*a, **k))
+    monkeypatch.setattr(quality, "_NULLS", {})
+    real, opts = synthetic_images(20, 16, seed=0), dict(folds=2, epochs=1, threads=1)
+    r1 = quality.c2st_real_vs_generated(real, synthetic_images(20, 16, seed=1), **opts)
+    r2 = quality.c2st_real_vs_generated(real, synthetic_images(20, 16, seed=2), **opts)
+    assert len(calls) == 1 and r1["null"] == r2["null"] == fresh(real, **opts)   # as measured afresh
+    quality.c2st_real_vs_generated(real, synthetic_images(20, 16, seed=2), **{**opts, "epochs": 2})
+    quality.c2st_real_vs_generated(real[::-1], synthetic_images(20, 16, seed=2), **opts)
+    assert len(calls) == 3                                                   # other options, other real set
 
 
 def test_a_real_vs_real_split_scores_near_chance(synthetic_images):
