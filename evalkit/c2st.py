@@ -5,7 +5,7 @@ gets a score from a classifier that never saw it; the statistic is the ROC AUC o
 scores pooled (0.5: the classifier finds no difference; 1.0: it separates the sets perfectly), with a 95 %
 confidence interval by DeLong et al. (1988), computed with Sun & Xu's (2014) midrank algorithm.
 `c2st_with_null` runs the same protocol on a random split of A into two halves beside it: the floor
-for this data, classifier and size (it should cover 0.5).
+for this data, classifier and size (it should cover 0.5); `c2st_null` is that split alone.
 
 Trivial cues come first for any classifier: both sets must share size and colour mode, and when
 given as files also the format (`evalkit.imagesets.read_image_sets` checks and decodes both through
