@@ -1,4 +1,4 @@
-"""python -m evalkit VERB ...: one verb per metric of evalkit.table (fid, is, kid, msssim, ...), features,
+"""python -m evalkit VERB ...: one verb per metric of evalkit.table (fid, is, kid, msssim, c2st, ...), features,
 and compare | table4 | critic-vs-human.
 
 Arguments -> EvalConfig -> evalkit.measure -> one result. With --json, stdout carries only one JSON
@@ -47,6 +47,10 @@ def metric_args(name: str, p: argparse.ArgumentParser) -> None:
     m = METRICS[name]
     inputs = {"A": "the real set", "B": "the generated set"} if m.against_real else {"A": "the set measured"}
     _common_args(p, inputs, m.needs_inception)
+    if m.paired:
+        p.add_argument("--resolution", type=cli.positive_int, default=EvalConfig.resolution,
+                       help="px: both sets are centre-cropped and resized to R x R alike (LANCZOS); they must share "
+                            "one format, colour mode and size before that")
     defaults = m.defaults()
     for o in m.options:
         p.add_argument(o.flag, dest=o.dest, type=o.type, default=defaults[o.dest], help=o.help)
@@ -84,9 +88,11 @@ def features_run(args: argparse.Namespace) -> int:
 def _metric_verb(name: str) -> cli.Verb:
     m = METRICS[name]
     inputs = "data/real runs/paper/export/generator.onnx" if m.against_real else "runs/paper/export/generator.onnx"
+    example = f"python -m evalkit {name} {inputs} -n 10000 --json"
+    if m.paired:
+        example = f"python -m evalkit {name} data/real samples/ --resolution 64 --json"
     return cli.Verb(name, m.help, functools.partial(metric_args, name), functools.partial(metric_run, name),
-                    description=f"{m.help}. {m.definition}",
-                    example=f"python -m evalkit {name} {inputs} -n 10000 --json")
+                    description=f"{m.help}. {m.definition}", example=example)
 
 
 def _module_verb(name: str, module: str, help: str, description: str, example: str) -> cli.Verb:
@@ -97,9 +103,10 @@ def _module_verb(name: str, module: str, help: str, description: str, example: s
 
 COMMAND = cli.Command(
     prog="python -m evalkit",
-    description="IS/FID/KID (torch-fidelity's definitions), MS-SSIM diversity (pytorch-msssim's) and the other "
-                "metrics of evalkit.table, of image folders, .npz files or ONNX generators; model comparisons "
-                "(the paper's Table 4) and critic-versus-human rankings.",
+    description="IS/FID/KID (torch-fidelity's definitions), MS-SSIM diversity (pytorch-msssim's), the "
+                "weights-free C2ST, Laplacian SWD and spectral score, and the other metrics of evalkit.table, of "
+                "image folders, .npz files or ONNX generators; model comparisons (the paper's Table 4) and "
+                "critic-versus-human rankings.",
     verbs=[*(_metric_verb(name) for name in METRICS),
            cli.Verb("features", "write pool3/logits features of A to --out F.npz", features_args, features_run,
                     example="python -m evalkit features data/real --out real_feats.npz"),

@@ -5,7 +5,7 @@ gets a score from a classifier that never saw it; the statistic is the ROC AUC o
 scores pooled (0.5: the classifier finds no difference; 1.0: it separates the sets perfectly), with a 95 %
 confidence interval by DeLong et al. (1988), computed with Sun & Xu's (2014) midrank algorithm.
 `c2st_with_null` runs the same protocol on a random split of A into two halves beside it: the floor
-for this data, classifier and size (it should cover 0.5).
+for this data, classifier and size (it should cover 0.5); `c2st_null` is that split alone.
 
 Trivial cues come first for any classifier: both sets must share size and colour mode, and when
 given as files also the format (`evalkit.imagesets.read_image_sets` checks and decodes both through
@@ -177,16 +177,24 @@ def c2st(images_a_u8: np.ndarray, images_b_u8: np.ndarray, *, folds: int = FOLDS
             "n_per_side": n, "folds": folds, "epochs": epochs, "seed": seed, "threads": threads}
 
 
+def c2st_null(real_u8: np.ndarray, *, folds: int = FOLDS, epochs: int = EPOCHS, seed: int = 0,
+              threads: int = THREADS, width: int = WIDTH) -> dict:
+    """The null: `c2st` of a seeded half/half split of the real set (the floor for this data and size)."""
+    perm = np.random.default_rng(seed + 1).permutation(len(real_u8))
+    half = len(real_u8) // 2
+    return c2st(real_u8[perm[:half]], real_u8[perm[half:2 * half]], folds=folds, epochs=epochs, seed=seed,
+                threads=threads, width=width)
+
+
 def c2st_with_null(real_u8: np.ndarray, fake_u8: np.ndarray, *, folds: int = FOLDS, epochs: int = EPOCHS,
-                   seed: int = 0, threads: int = THREADS, width: int = WIDTH) -> dict:
+                   seed: int = 0, threads: int = THREADS, width: int = WIDTH, null: dict | None = None) -> dict:
     """`c2st(real, fake)` plus the same protocol on a seeded half/half split of the real set.
 
-    Returns the c2st dict with "null": the split's c2st dict and KEY_NULL_AUC: its AUC.
+    Returns the c2st dict with "null": the split's c2st dict and KEY_NULL_AUC: its AUC. `null`: that
+    split's result when the caller already has it (`c2st_null` of the same real set and options).
     """
     opts = dict(folds=folds, epochs=epochs, seed=seed, threads=threads, width=width)
     result = c2st(real_u8, fake_u8, **opts)
-    perm = np.random.default_rng(seed + 1).permutation(len(real_u8))
-    half = len(real_u8) // 2
-    null = c2st(real_u8[perm[:half]], real_u8[perm[half:2 * half]], **opts)
+    null = null if null is not None else c2st_null(real_u8, **opts)
     result["null"], result[KEY_NULL_AUC] = null, null[KEY_AUC]
     return result

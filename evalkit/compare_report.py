@@ -47,8 +47,8 @@ def metric_plots_and_notes(results: dict, references: dict, values: dict, n_gen:
     for name, m in METRICS.items():
         r = results.get(name)
         prov[name] = m.provenance(values, r)
-        if r is None:
-            prov[name]["status"] = UNAVAILABLE_WEIGHTS
+        if r is None:  # no weights, or (an image-pair metric) too few images: its columns say why
+            prov[name]["status"] = UNAVAILABLE_WEIGHTS if m.needs_inception else "not computed: see its columns"
             continue
         fields = {**r, "n_gen": n_gen, "n_real": n_real, "real": references.get(name, {})}
         cols = m.column_names(label, r)

@@ -104,7 +104,9 @@ def measure(real: dict, gen: dict, values: dict, label: str, *, has_weights: boo
     `real["reference"]` holds the real set's references. `results` (if given) keeps each metric's first
     result (for plots and provenance). With `tolerate` (results that name the columns, such as the
     pooled ones), a metric that cannot run on these sets (fewer images than IS splits, ...) fills its
-    columns with the reason instead of stopping the run."""
+    columns with the reason instead of stopping the run. The image-pair metrics (C2ST, Laplacian SWD,
+    spectral score; fixed columns) always do: a real set too small for the C2ST's null must not cost
+    the comparison its other metrics."""
     row: dict = {}
     bar = tqdm(METRICS.items(), desc=desc, unit="metric", disable=not progress, leave=False)
     for name, m in bar:
@@ -119,9 +121,9 @@ def measure(real: dict, gen: dict, values: dict, label: str, *, has_weights: boo
             if results is not None:
                 results.setdefault(name, r)
         except (UserError, ValueError) as e:
-            if tolerate is None:
+            if tolerate is None and not m.paired:
                 raise
-            r = tolerate.get(name)  # names the columns
+            r = (tolerate or {}).get(name)  # names the columns
             row.update(dict.fromkeys(m.column_names(label, r).values(), f"not computed: {e}"))
         if m.real_reference:
             ref = real["reference"].get(name)

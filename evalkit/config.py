@@ -14,6 +14,7 @@ class EvalConfig:
     device: str = "auto"                     # auto | cpu | cuda
     batch_size: int = 64                     # images per Inception forward / sampling batch / MS-SSIM pair batch
     inception_weights: Path | None = None    # else $EVALKIT_INCEPTION_WEIGHTS, torch hub cache, download
+    resolution: int = 64                     # image-pair metrics (c2st, lapswd, spectral): both sets fitted to R px
     out: Path | None = None                  # features: the .npz to write
     cache: bool = True                       # cache real-set (folder/.npz) features by content hash
     json: bool = False                       # stdout carries only one JSON object

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from evalkit import features, weights
+from evalkit import features, imagesets, weights
 from evalkit.config import EvalConfig
 from evalkit.inception import PREPROCESS_VERSION
 from evalkit.table import Metric
@@ -47,6 +47,9 @@ def measure(cfg: EvalConfig, metric: Metric) -> dict:
     result = _head(cfg, metric)
     if metric.needs_inception:
         sets = [f[metric.reads] for f in _feature_sets(cfg, result)]
+    elif metric.paired:  # one checked decode/resize path for both sides
+        *sets, result["images"] = imagesets.load_pair(cfg.verb, *cfg.inputs, cfg.resolution, n=cfg.n, seed=cfg.seed,
+                                                      device=cfg.device, batch_size=cfg.batch_size)
     else:
         sets = [features.load_images(src, n=cfg.n, seed=cfg.seed, device=cfg.device, batch_size=cfg.batch_size)
                 for src in cfg.inputs]
@@ -68,10 +71,13 @@ def extract(cfg: EvalConfig) -> dict:
 
 
 def human(result: dict, metric: Metric | None) -> str:
-    """One line for people: the value (+- std) and the metric's summary (the summary alone for a metric
-    without one value, such as precision/recall), or where the features went."""
+    """For people: the metric's own table (`Metric.human`), else one line: the value (+- std) and the
+    metric's summary (the summary alone for a metric without one value, such as precision/recall), or
+    where the features went."""
     if metric is None:
         return f"features of {result['n']} images -> {result['out']}"
+    if metric.human is not None:
+        return metric.human(result)
     summary = metric.summary.format(**result)
     if "value" not in result:
         return f"{result['metric']}: {summary}"

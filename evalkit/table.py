@@ -10,12 +10,13 @@ maths is a pure function in evalkit.metrics, registered as it is when it takes (
 and returns a dict, else through a small function here that unpacks and names its result. Adding a
 metric is one entry (plus its maths):
 
-    "swd": Metric(metrics.swd_laplacian, IMAGES, against_real=True, help="sliced Wasserstein ...",
-                  columns={"value": "swd_lap_{N}"}, summary="N={n}",
-                  options=(Option("--directions", "directions", "projections per level"),)),
+    "spectral": Metric(spectral.spectral_score, IMAGES, against_real=True, help="spectral artefact score ...",
+                       columns={"spectral_db": "spectral_db"}, summary="{spectral_db:.3f} dB"),
 
-It then has a verb (`python -m evalkit swd REAL GEN --json`), a compare column and a provenance
-entry (the function, its definition and the options it ran with).
+It then has a verb (`python -m evalkit spectral REAL GEN --json`), a compare column and a provenance
+entry (the function, its definition and the options it ran with). A metric of two image sets
+(`paired`) has its verb decode and resize both through one checked path; one whose columns depend on
+its result (one per pyramid level) names them with `level_columns`; `human` prints its verb's table.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit import metrics
+from evalkit import c2st, lapswd, metrics, quality, spectral
 from inkwash.cli import positive_int
 
 POOL3 = "pool3"     # Inception-v3 pool3 features, float32 (N, 2048)
@@ -65,6 +66,9 @@ class Metric:
     plots: tuple[Plot, ...] = ()
     note: str = ""                    # a Markdown note under the compare table, formatted like plot titles
     real_reference: bool = False      # compare also measures the real set (its columns use N = "real")
+    level_columns: Callable[[dict], dict[str, str]] | None = None  # result -> more columns (one per pyramid level)
+    detail_keys: tuple[str, ...] = ()  # result keys for the verb's --json only (curves), not compare's provenance
+    human: Callable[[dict], str] | None = None  # the verb's text for people (a small table); else value + summary
 
     def __post_init__(self):
         params = inspect.signature(self.fn).parameters
@@ -75,6 +79,12 @@ class Metric:
     @property
     def needs_inception(self) -> bool:
         return self.reads in (POOL3, LOGITS)
+
+    @property
+    def paired(self) -> bool:
+        """Two image sets compared pixel by pixel: a verb decodes and resizes both through one checked path
+        (evalkit.imagesets.load_pair), since any processing difference is a cue."""
+        return self.reads == IMAGES and self.against_real
 
     @property
     def definition(self) -> str:
@@ -99,11 +109,17 @@ class Metric:
     def column_names(self, n_label: str, result: dict | None = None) -> dict[str, str]:
         """Result key -> column name for a result (None: the columns of a metric that could not run, named
         with its default options)."""
-        return {k: c.format(N=n_label, **{**self.defaults(), **(result or {})}) for k, c in self.columns.items()}
+        return {k: c.format(N=n_label, **{**self.defaults(), **(result or {})})
+                for k, c in self._templates(result).items()}
+
+    def _templates(self, result: dict | None) -> dict[str, str]:
+        """Result key -> column template: the fixed columns and those that depend on the result."""
+        return {**self.columns, **(self.level_columns(result) if self.level_columns and result else {})}
 
     def provenance(self, values: dict, result: dict | None = None) -> dict:
         """What a result file records about this metric: function, definition, options and result facts."""
-        facts = {k: v for k, v in (result or {}).items() if k not in self.columns and not isinstance(v, np.ndarray)}
+        skip = {*self._templates(result), *self.detail_keys}
+        facts = {k: v for k, v in (result or {}).items() if k not in skip and not isinstance(v, np.ndarray)}
         return {"function": f"{self.fn.__module__}.{self.fn.__name__}", "definition": self.definition,
                 "reads": self.reads, "options": self.settings(values), "result": facts}
 
@@ -179,4 +195,53 @@ METRICS: dict[str, Metric] = {
         note="MS-SSIM diversity over {pairs} pairs (`_std` over pairs, `_sem` the standard error of the mean); "
              "lower = more diverse; the real set's value (`*_real`) is the target.",
         real_reference=True),
+    "c2st": Metric(
+        quality.c2st_real_vs_generated, IMAGES, against_real=True,
+        help="classifier two-sample test of A (real) vs B (generated): held-out ROC AUC, real-vs-real null",
+        columns={c2st.KEY_AUC: "c2st_auc", c2st.KEY_AUC_LOW: "c2st_auc_ci_low", c2st.KEY_AUC_HIGH: "c2st_auc_ci_high",
+                 "log_loss": "c2st_log_loss", "n_per_side": "c2st_n_per_side", c2st.KEY_NULL_AUC: "c2st_null_auc",
+                 quality.KEY_NULL_LOW: "c2st_null_auc_ci_low", quality.KEY_NULL_HIGH: "c2st_null_auc_ci_high",
+                 "null_n_per_side": "c2st_null_n_per_side"},
+        summary="AUC {c2st_auc:.3f} [{c2st_auc_ci_low:.3f}, {c2st_auc_ci_high:.3f}], null {c2st_null_auc:.3f}",
+        human=quality.human_c2st,
+        options=(Option("--folds", "folds", "cross-fitting folds"),
+                 Option("--epochs", "epochs", "training epochs per fold"),
+                 Option("--threads", "threads", "torch threads (the AUC is reproducible at a given count)"),
+                 Option("--max-per-side", "max_per_side", "at most this many images per side (seeded subset)")),
+        plots=(Plot(c2st.KEY_AUC, "C2ST AUC, {n_per_side} per side (0.5 = chance; null {c2st_null_auc:.2f})",
+                    "ROC AUC (lower is better)"),),
+        note="`c2st_auc`: held-out ROC AUC of a small CNN told to separate generated from real images "
+             "(Lopez-Paz & Oquab 2017; {folds} folds, {epochs} epochs, seed {seed}, 95 % DeLong CI in `_ci_low` / "
+             "`_ci_high`). 0.5 = indistinguishable, 1.0 = trivially separable: lower is better, down to "
+             "`c2st_null_auc`, the same test on two halves of the real set (the floor for this data and size). "
+             "N used: {n_per_side} images per side (each side a seeded subset of at most {max_per_side}), "
+             "the null {null_n_per_side} per side. Both sides are uint8 RGB at the runs' resolution: the real "
+             "originals decoded and resized as training loads them, the samples straight from the ONNX "
+             "sampler, never resized."),
+    "lapswd": Metric(
+        quality.lapswd_real_vs_generated, IMAGES, against_real=True,
+        help="Laplacian-pyramid sliced Wasserstein distance x 1e3 of A (real) vs B (generated)",
+        columns={lapswd.KEY_SWD_MEAN: "lapswd_x1e3", "n": "lapswd_n_per_side"},
+        level_columns=quality.lapswd_level_columns, human=quality.human_lapswd,
+        summary="mean {lapswd_x1e3:.3f} over levels {levels_px} px, {n} images per side",
+        options=(Option("--max-per-side", "max_per_side", "at most this many images per side (seeded subset)"),),
+        plots=(Plot(lapswd.KEY_SWD_MEAN, "Laplacian SWD x 1e3 (mean of {levels_px} px), N = {n}",
+                    "SWD x 1e3 (lower is better)"),),
+        note="`lapswd_x1e3`: Laplacian-pyramid sliced Wasserstein distance x 10^3 (Karras et al. 2018), the mean "
+             "of the levels `lapswd_x1e3_<px>` ({levels_px} px; fine levels: texture and artefacts, coarse: layout "
+             "and large shapes). 0 for identical sets; lower is better. It grows as N shrinks: {n} images per side "
+             "(a seeded subset of at most {max_per_side}); compare values only at equal N."),
+    "spectral": Metric(
+        spectral.spectral_score, IMAGES, against_real=True,
+        help="spectral artefact score of B (generated) against A (real): radial power spectrum distance, dB",
+        columns={spectral.KEY_SPECTRAL: "spectral_db", spectral.KEY_SPECTRAL_BIAS: "spectral_bias_db"},
+        detail_keys=("rings_cpi", "curve_a_db", "curve_b_db"), human=quality.human_spectral,
+        summary="{spectral_db:.3f} dB over rings >= {band_start_cpi} cycles per image, bias {spectral_bias_db:+.3f}",
+        plots=(Plot(spectral.KEY_SPECTRAL, "spectral score, rings >= {band_start_cpi} cycles per image",
+                    "dB (lower is better)"),),
+        note="`spectral_db`: mean |difference| in dB of the radially averaged power spectra over the upper band "
+             "(rings >= {band_start_cpi} cycles per image; after Durall et al. 2020). 0 for identical sets; lower "
+             "is better. `spectral_bias_db` > 0: too much high-frequency power (the checkerboard of stride-2 "
+             "transposed convolutions, noise); < 0: too smooth (blur). All {n_b} samples against all {n_a} real "
+             "originals."),
 }

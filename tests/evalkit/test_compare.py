@@ -22,6 +22,10 @@ ALWAYS_COLS = ["model", "train_seconds", "train_seconds_per_1k_iters", "train_it
                f"gen_{N}_png_seconds", "gen_provider", f"ms_ssim_up256_{N}", f"ms_ssim_up256_{N}_sem",
                "ms_ssim_up256_real", f"nn_hsv64_flagged_share_{N}", f"nn_hsv64_median_{N}", "nn_hsv64_threshold_p5",
                "n_real", "samples_png", "nn_pairs_png"]
+# The weights-free quality metrics: numbers with or without Inception weights (64 px: three pyramid levels).
+QUALITY_COLS = ["c2st_auc", "c2st_auc_ci_low", "c2st_auc_ci_high", "c2st_log_loss", "c2st_null_auc",
+                "c2st_null_auc_ci_low", "c2st_null_auc_ci_high", "lapswd_x1e3", "lapswd_x1e3_64", "lapswd_x1e3_32",
+                "lapswd_x1e3_16", "spectral_db", "spectral_bias_db"]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,16 @@ def _check_common(out: Path) -> tuple[list[dict], dict]:
     assert r0["train_seconds_per_1k_iters"] == pytest.approx(1000.0 * run["seconds_per_iter"])
     for c in (f"gen_{N}_seconds", f"ms_ssim_up256_{N}", f"nn_hsv64_median_{N}"):
         assert isinstance(r0[c], float) and math.isfinite(r0[c]) and r0[c] > 0
+    for r in doc["rows"]:
+        for c in QUALITY_COLS:
+            assert isinstance(r[c], float) and math.isfinite(r[c]), (c, r[c])
+        assert 0.0 <= r["c2st_auc_ci_low"] <= r["c2st_auc"] <= r["c2st_auc_ci_high"] <= 1.0
+        # Every side has fewer images than the caps: all N = 24 samples against 24 of the 30 originals.
+        assert (r["c2st_n_per_side"], r["c2st_null_n_per_side"], r["lapswd_n_per_side"]) == (N, 15, N)
+    for stem in ("c2st_auc", "lapswd_x1e3", "spectral_db"):
+        assert _is_png(out / f"compare_{stem}.png"), stem
+    md = (out / "compare.md").read_text()
+    assert "0.5 = indistinguishable" in md and "lower is better" in md and f"N used: {N} images per side" in md
     assert (Path(doc["provenance"]["runs"]["dcgan"]["path"]) / "export" / "generator.onnx").is_file()
     return doc["rows"], doc
 
@@ -194,6 +208,8 @@ def test_compare_a_conditional_run_beside_an_unconditional_one(_mixed_runs, tmp_
         assert isinstance(r["fid_cls"], float) and isinstance(r["kid_cls"], float)
         assert isinstance(r["ms_ssim_up256_cls"], float) and isinstance(r["ms_ssim_up256_real"], float)
         assert r["is_cls"].startswith("not computed: IS needs at least as many images as splits")
+        assert r["c2st_auc"].startswith("not computed: c2st: 10 real images")      # too few for the null's halves
+        assert isinstance(r["lapswd_x1e3_16"], float) and isinstance(r["spectral_db"], float)
     assert "per_class" in doc["provenance"] and "compare_per_class.md" in (out / "compare.md").read_text()
     assert (out / "compare_per_class_fid_cls.png").is_file()
     # The class-1 row is class 1's samples (same latents and labels) against the class1 subfolder.

@@ -69,3 +69,12 @@ def test_swd_refuses_sets_of_different_sizes(synthetic_images):
         lapswd.laplacian_swd(synthetic_images(4, 32), synthetic_images(4, 16))
     with pytest.raises(UserError, match="uint8"):
         lapswd.laplacian_swd(synthetic_images(4, 32).astype(np.float32), synthetic_images(4, 32))
+
+
+def test_a_global_brightness_shift_is_normalised_away_as_published(synthetic_images):
+    # Karras et al. normalise each set's descriptors by that set's own mean and std per channel, so a
+    # global tone change is not what this metric measures (texture and structure are).
+    a, b = synthetic_images(24, 32, seed=0), synthetic_images(24, 32, seed=1)
+    brighter = np.clip(b.astype(np.int16) + 40, 0, 255).astype(np.uint8)
+    null = lapswd.laplacian_swd(a, b, nhoods_per_image=32)[lapswd.KEY_SWD_MEAN]
+    assert lapswd.laplacian_swd(a, brighter, nhoods_per_image=32)[lapswd.KEY_SWD_MEAN] < 1.1 * null

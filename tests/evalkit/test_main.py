@@ -135,3 +135,60 @@ def test_python_m_evalkit_runs_as_a_module(tmp_path, synthetic_images, write_ima
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["label"] == "ms_ssim" and r["n"] == 3
+
+
+PAIR_FLAGS = {"c2st": ["--folds", "2", "--epochs", "1", "--threads", "1"], "lapswd": [], "spectral": []}
+PAIR_KEYS = {"c2st": ("c2st_auc", "c2st_auc_ci_low", "c2st_auc_ci_high", "c2st_null_auc", "null"),
+             "lapswd": ("lapswd_x1e3", "lapswd_x1e3_32", "lapswd_x1e3_16", "n"),
+             "spectral": ("spectral_db", "spectral_bias_db", "curve_a_db", "curve_b_db")}
+
+
+@pytest.fixture
+def image_pair(tmp_path, synthetic_images, write_images):
+    write_images(tmp_path / "real", synthetic_images(24, size=64, seed=0))
+    write_images(tmp_path / "fake", synthetic_images(24, size=64, seed=1))
+    return tmp_path / "real", tmp_path / "fake"
+
+
+@pytest.mark.parametrize("verb", list(PAIR_FLAGS))
+def test_image_pair_verbs_print_json_and_a_table(verb, image_pair, capsys):
+    real, fake = map(str, image_pair)
+    assert main([verb, real, fake, "--resolution", "32", "--json", *PAIR_FLAGS[verb]]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["metric"] == verb and r["inputs"] == [real, fake] and r["seconds"] > 0
+    assert r["images"] == {"resolution": 32, "source_size": [64, 64], "resized": True, "n_images": [24, 24],
+                           "kinds": ["folder", "folder"]}
+    for key in PAIR_KEYS[verb]:
+        assert key in r, key
+    assert main([verb, real, fake, "--resolution", "32", "-n", "20", *PAIR_FLAGS[verb]]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{verb}: ") and "lower is better" in out and len(out.splitlines()) >= 4
+    assert "20 " in out                                            # -n 20: a seeded subset of each folder
+
+
+def test_c2st_options_reach_the_test(image_pair, capsys):
+    real, fake = map(str, image_pair)
+    assert main(["c2st", real, fake, "--resolution", "16", "--json", "--folds", "2", "--epochs", "1", "--threads",
+                 "1", "--seed", "3", "--max-per-side", "20"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert (r["folds"], r["epochs"], r["threads"], r["seed"], r["n_per_side"], r["null_n_per_side"]) == (2, 1, 1, 3,
+                                                                                                          20, 10)
+    assert main(["c2st", real, fake, "--max-per-side", "16"]) == 2
+    assert "give at least 20 real images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", list(PAIR_FLAGS))
+@pytest.mark.parametrize("case, pattern", [("missing", "no such folder"), ("empty", "no image files"),
+                                           ("bmp", "BMP RGB 64x64 differs from")])
+def test_image_pair_verbs_refuse_bad_input_in_one_line(verb, case, pattern, image_pair, capsys, synthetic_images,
+                                                       write_images):
+    real, fake = image_pair
+    other = fake.parent / case
+    if case == "empty":
+        other.mkdir()
+    elif case == "bmp":
+        write_images(other, synthetic_images(20, size=64, seed=1), suffix=".bmp")
+    assert main([verb, str(real), str(other), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and pattern in err
+    assert err.startswith(f"python -m evalkit {verb}: error: ")
