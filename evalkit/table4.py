@@ -1,7 +1,7 @@
 """`python -m evalkit table4`: the paper's Table 4 experiment in one command.
 
-Trains every model of `train.models.MODELS` with `table4=True` (the paper model, DCGAN and the MLP
-GAN) with its same-named preset on the same data (same resolution, same number of generator
+Trains every model of `train.models.MODELS` with `table4=True` (the paper model, DCGAN, the MLP
+GAN and FastGAN) with its same-named preset on the same data (same resolution, same number of generator
 iterations, same seed, same device), exports each to ONNX and runs `evalkit compare` on the runs
 against the same real images.
 
@@ -39,7 +39,7 @@ class Table4Config:
     batch_size: int | None = DEMO_BATCH  # batch size for every model; None = each preset's own
     device: str = "auto"               # auto | cpu | cuda, for training, sampling and features
     seed: int = 0                      # training seed and compare seed
-    runs_dir: Path = Path("runs/table4")  # where the three run folders go
+    runs_dir: Path = Path("runs/table4")  # where the run folders go (one per model)
     out: Path = Path("results/table4_demo")  # compare output folder
     inception_weights: Path | None = None  # FID Inception-v3 weights (else resolved; else columns unavailable)
     pairs: int = DEMO_PAIRS            # MS-SSIM diversity pairs per set (generated and real)

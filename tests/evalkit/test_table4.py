@@ -18,19 +18,20 @@ def test_table4_shows_each_stage_and_bar_on_stderr(tmp_path, capfd, inception_we
                "--inception-weights", str(inception_weights), "--device", "cpu"])
     out, err = capfd.readouterr()
     assert rc == 0 and out.strip().endswith("compare.md")
-    for k, name in enumerate(["paper", "dcgan", "mlp"], 1):
-        assert f"table4 [{k}/3] {name}: training ({name}, 64 px, 2 iterations)" in err
-        assert f"table4 [{k}/3] {name}: exporting to ONNX" in err
+    names = ["paper", "dcgan", "mlp", "fastgan"]
+    for k, name in enumerate(names, 1):
+        assert f"table4 [{k}/{len(names)}] {name}: training ({name}, 64 px, 2 iterations)" in err
+        assert f"table4 [{k}/{len(names)}] {name}: exporting to ONNX" in err
         assert f"train {name}:" in err and "2/2 [" in err            # the training bar: iterations, elapsed<ETA
         for stage in ("sampling 12 images", "Inception features of 12 images", "metrics", "memorisation check"):
-            assert f"compare [{k}/3] {name}: {stage}" in err, stage
+            assert f"compare [{k}/{len(names)}] {name}: {stage}" in err, stage
         for bar in (f"features {name}", f"metrics {name}"):
             assert bar in err, bar
     assert "features real" in err and "sample (memory)" in err
     doc = json.loads((tmp_path / "out" / "compare.json").read_text())
     rows = doc["rows"]
     assert doc["provenance"]["metrics"]["c2st"]["status"] == "not computed: see its columns"
-    assert rows[2]["model"] == "mlp"
+    assert [r["model"] for r in rows] == names
     for r in rows:  # the weights-free metrics: 8 real images are too few for the C2ST's null, not for the others
         assert r["c2st_auc"].startswith("not computed: c2st: 8 real images") and "at least 20" in r["c2st_auc"]
         assert isinstance(r["lapswd_x1e3"], float) and isinstance(r["spectral_db"], float)
