@@ -154,21 +154,10 @@ def run_training_paths(args, tmp: Path) -> list[dict]:
 
 
 def _random_run(tmp: Path, resolution: int) -> Path:
-    """A run folder whose checkpoint holds a random paper generator (BN statistics randomised)."""
-    import torch
-    from train import checkpoint, models
-    torch.manual_seed(0)
-    spec = models.ModelSpec("paper", resolution)
-    gen, critic = spec.build()
-    for m in gen.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-    run = tmp / f"paper{resolution}"
-    checkpoint.save_checkpoint(run / "checkpoints" / "latest.pt", {
-        "model": spec.to_dict(), "config": {"note": "random weights for timing"}, "generator": gen.state_dict(),
-        "critic": critic.state_dict(), "generator_ema": None, "iteration": 0})
-    return run
+    """A run folder whose checkpoint holds a random paper generator (sample_bench's, imported here so
+    that --dry-run loads neither torch nor onnxruntime)."""
+    from benchmarks.sample_bench import random_run
+    return random_run(tmp, resolution)
 
 
 def _torch_to_memory(run: Path, n: int, batch: int, device: str) -> float:

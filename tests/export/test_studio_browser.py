@@ -14,12 +14,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks._study_server import start_streamlit, stop_server
 from export.__main__ import main as export_main
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,29 +44,13 @@ def serve(tmp_path):
 
     def start(paths: list[Path]) -> str:
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "export", "studio", *map(str, paths), "--port", str(port),
-                                 "--store", str(tmp_path / "desks"), "--device", "cpu"], cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        procs.append(proc)
-        end = time.monotonic() + 120
-        while time.monotonic() < end:
-            if proc.poll() is not None:
-                raise RuntimeError(f"studio exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        return f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("the studio did not become healthy in time")
+        procs.append(start_streamlit(["export", "studio", *map(str, paths), "--port", str(port),
+                                      "--store", str(tmp_path / "desks"), "--device", "cpu"], port,
+                                     log_path=tmp_path / f"studio_{port}.log", wait_s=120, what="the studio"))
+        return f"http://127.0.0.1:{port}"
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 @pytest.fixture

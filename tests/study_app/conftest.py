@@ -207,41 +207,25 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def serve():
+def serve(tmp_path_factory):
     """serve(db_url, study, verb="serve", env=None) -> base URL of `python -m study_app VERB` on a
-    free loopback port, once healthy; every server is stopped when the module's tests are done."""
+    free loopback port, once healthy (benchmarks._study_server.start_streamlit, the benchmarks' own
+    start; its output goes to a log file named in the error); every server is stopped when the
+    module's tests are done."""
     import socket
-    import subprocess
-    import time
-    import urllib.request
-    root = Path(__file__).resolve().parents[2]
+    from benchmarks._study_server import start_streamlit, stop_server
+    logs = tmp_path_factory.mktemp("servers")
     procs = []
 
     def start(db_url: str, study: str | None = None, verb: str = "serve", env: dict | None = None) -> str:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        cmd = [sys.executable, "-m", "study_app", verb, "--db", db_url, "--port", str(port),
-               *(["--study", study] if study else [])]
-        proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        procs.append(proc)
-        base, end = f"http://127.0.0.1:{port}", time.monotonic() + 90
-        while time.monotonic() < end:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        return base
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("server did not become healthy in time")
+        args = ["study_app", verb, "--db", db_url, "--port", str(port), *(["--study", study] if study else [])]
+        procs.append(start_streamlit(args, port, log_path=logs / f"{verb}_{port}.log", env=env, wait_s=90,
+                                     what=f"study_app {verb}"))
+        return f"http://127.0.0.1:{port}"
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
