@@ -185,7 +185,7 @@ def write_outputs(args, rows, fakes, real, real_row, timing, ctx, knn_acc, image
         images.save_png(pics / f"nearest_real_{name}.png", grid)
     main_rows = [r for k, r in rows.items() if k != "demo-hsv-off"]
     cols = ("model", "iterations", "train_wall_s", "train_cpu_s", "c2st_auc", "c2st_auc_ci_low", "c2st_auc_ci_high",
-            "lapswd_x1e3", "spectral_db", "style_pools", "style_strokes", "style_splatter", "nn_median",
+            "log_loss", "c2st_seconds", "lapswd_x1e3", "spectral_db", "style_pools", "style_strokes", "style_splatter", "nn_median",
             "flagged_share", "near_duplicates", "trained_at")
     notes = goals(rows) + [
         f"real-vs-real null C2ST AUC (same protocol, a half/half split of the originals): {ctx['null']:.3f}",
