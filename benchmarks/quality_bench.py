@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reuse", action="store_true", help="score finished runs again instead of retraining")
     p.add_argument("--peer", type=Path, help="folder with a peer's samples.npz and run.json")
     p.add_argument("--train-only", action="store_true", help="train (or find) the runs and stop: score later with --reuse")
+    p.add_argument("--note", action="append", default=[], help="a line for the notes (how the runs were made)")
     p.add_argument("--models", default=",".join(RUNS), help="comma-separated subset of " + ", ".join(RUNS))
     args = p.parse_args(argv)
     from train import images
@@ -199,7 +200,7 @@ def write_outputs(args, rows, fakes, real, real_row, timing, ctx, knn_acc, image
         "grids: results/quality_demo/grids.png; nearest real neighbours (generated, real) per model: "
         "results/quality_demo/nearest_real_<model>.png; the real set's nearest-neighbour median (leave one out) "
         f"is {next(iter(rows.values()))['real_loo_median']:.4f} in the same space",
-    ]
+    ] + args.note
     write_bench("quality_demo", [{c: r.get(c) for c in cols} for r in main_rows],
                 {"notes": notes, "full_rows": list(rows.values()), "timing": timing, "n": args.n,
                  "noise_seed": NOISE_SEED}, results_dir=args.results)
