@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `benchmarks` importable
 from benchmarks import _quality as q  # noqa: E402
 from benchmarks._provenance import RESULTS, write_bench  # noqa: E402
+from inkwash.hashing import sha256_bytes  # noqa: E402
 
 NOISE_SEED = 12345
 BUDGET_S = 15 * 60          # the training budget per model (wall clock, 2 idle cores)
@@ -98,11 +99,11 @@ def real_set():
 
 def evaluate(name: str, fake: np.ndarray, real: np.ndarray, ctx: dict, args) -> dict:
     print(f"quality_bench: scoring {name} ({len(fake)} samples)", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    row = {"model": name, **q.score(fake, real, seed=args.seed, threads=args.threads, null=ctx["null"] is None)}
-    row["score_s"] = time.perf_counter() - t0
-    if ctx["null"] is None:
-        ctx["null"] = row.get("c2st_null_auc")
+    key = {"samples_sha256": sha256_bytes(fake.tobytes()), "real_sha256": ctx["real_sha256"], "seed": args.seed,
+           "threads": args.threads, "shape": list(fake.shape)}
+    where = args.peer if name == "peer" else args.runs_dir / name
+    row = {"model": name, **q.cached(where / "quality_scores.json", key,
+                                     lambda: q.score(fake, real, seed=args.seed, threads=args.threads))}
     row.update(q.colour_row(fake, ctx["real_colour"]))
     row.update({f"style_{k}": v for k, v in ctx["knn"].shares(fake).items()})
     mem, pairs = q.memorisation_summary(fake, real)
@@ -147,19 +148,25 @@ def main(argv: list[str] | None = None) -> int:
     from train import images
 
     real, styles, names = real_set()
+    models = [m for m in args.models.split(",") if m]
+    timing = {name: train(name, RUNS[name], args.runs_dir, args.seed, args.reuse, args.train_threads)
+              for name in models}
+    if args.train_only:
+        return 0
     knn = q.StyleKNN(real, styles, names)
-    ctx = {"null": None, "real_colour": q.colour_stats(real), "knn": knn, "pairs": {}}
-    rows, fakes, timing = {}, {}, {}
-    for name in [m for m in args.models.split(",") if m]:
-        timing[name] = train(name, RUNS[name], args.runs_dir, args.seed, args.reuse, args.train_threads)
-        if args.train_only:
-            continue
+    real_sha = sha256_bytes(real.tobytes())
+    null_key = {"real_sha256": real_sha, "seed": args.seed, "threads": args.threads}
+    args.runs_dir.mkdir(parents=True, exist_ok=True)
+    null = q.cached(args.runs_dir / "c2st_null.json", null_key,
+                    lambda: q.null_row(real, seed=args.seed, threads=args.threads))
+    ctx = {"null": null["c2st_null_auc"], "null_row": null, "real_sha256": real_sha,
+           "real_colour": q.colour_stats(real), "knn": knn, "pairs": {}}
+    rows, fakes = {}, {}
+    for name in models:
         fakes[name] = samples(args.runs_dir / name, args.n)
         rows[name] = {**evaluate(name, fakes[name], real, ctx, args),
                       "train_wall_s": timing[name]["wall_s"], "train_cpu_s": timing[name]["cpu_s"],
                       "iterations": timing[name]["iterations"], "trained_at": timing[name].get("commit")}
-    if args.train_only:
-        return 0
     if args.peer:
         fakes["peer"] = np.load(args.peer / "samples.npz")["images_u8"][: args.n]
         peer_info = json.loads((args.peer / "run.json").read_text())
@@ -189,14 +196,15 @@ def write_outputs(args, rows, fakes, real, real_row, timing, ctx, knn_acc, image
             "log_loss", "c2st_seconds", "lapswd_x1e3", "spectral_db", "style_pools", "style_strokes", "style_splatter", "nn_median",
             "flagged_share", "near_duplicates", "trained_at")
     notes = goals(rows) + [
-        f"real-vs-real null C2ST AUC (same protocol, a half/half split of the originals): {ctx['null']:.3f}",
+        "real-vs-real null C2ST AUC (same protocol, a half/half split of the originals): "
+        f"{ctx['null']:.3f} [{ctx['null_row']['c2st_null_auc_ci_low']:.3f}, {ctx['null_row']['c2st_null_auc_ci_high']:.3f}]",
         f"per-model training budget: {BUDGET_S // 60} min wall on 2 idle cores, which we hold as "
         f"{BUDGET_CPU_S} single-thread CPU seconds (2 cores x {BUDGET_S} s: two threads never do more than twice "
         "one thread's work), so every run trains with one thread and train_cpu_s (the training process's CPU "
         "time) is the measure; train_wall_s is its wall time at the load averages in the JSON; "
         "over budget: " + (", ".join(k for k, r in rows.items() if (r.get("train_cpu_s") or 0) > BUDGET_CPU_S)
                            or "none"),
-        f"style shares from a 5-NN on 16 px cone vectors; its leave-one-out accuracy on the real originals: {knn_acc:.3f}",
+        f"style shares from a 5-NN on style features (benchmarks/_quality.style_features); its leave-one-out accuracy on the real originals: {knn_acc:.3f}",
         "grids: results/quality_demo/grids.png; nearest real neighbours (generated, real) per model: "
         "results/quality_demo/nearest_real_<model>.png; the real set's nearest-neighbour median (leave one out) "
         f"is {next(iter(rows.values()))['real_loo_median']:.4f} in the same space",

@@ -49,3 +49,25 @@ def test_side_by_side_pads_to_the_tallest_panel():
     a, b = np.zeros((10, 5, 3), np.uint8), np.zeros((20, 7, 3), np.uint8)
     out = q.side_by_side([q.labelled(a, "a"), b], gap=3)
     assert out.shape == (max(10 + 22, 20), 5 + 3 + 7, 3)
+
+
+def test_style_features_tell_dots_from_bands():
+    dots = np.full((6, 64, 64, 3), 240, np.uint8)
+    for i in range(6):
+        for y, x in np.random.default_rng(i).integers(2, 62, (30, 2)):
+            dots[i, y - 1:y + 1, x - 1:x + 1] = 20
+    bands = np.full((6, 64, 64, 3), 240, np.uint8)
+    bands[:, 28:36, 4:60] = 20
+    knn = q.StyleKNN(np.concatenate([dots, bands]), np.repeat([0, 1], 6), ["splatter", "strokes"], k=3)
+    assert knn.loo_accuracy() == 1.0
+    f = q.style_features(np.concatenate([dots[:1], bands[:1]]))
+    assert f[0, 3] > f[1, 3] and f[1, 5] > f[0, 5]   # more regions / more elongated
+
+
+def test_cached_recomputes_only_when_the_key_changes(tmp_path):
+    calls = []
+    compute = lambda: calls.append(1) or {"v": len(calls)}
+    assert q.cached(tmp_path / "c.json", {"a": 1}, compute) == {"v": 1}
+    assert q.cached(tmp_path / "c.json", {"a": 1}, compute) == {"v": 1}
+    assert q.cached(tmp_path / "c.json", {"a": 2}, compute) == {"v": 2}
+    assert len(calls) == 2
