@@ -156,18 +156,20 @@ def test_table4_dry_run_resolves_every_table4_model_on_shared_settings(tmp_path,
                str(tmp_path / "runs"), "--dry-run"])
     assert rc == 0
     cfgs = json.loads(capsys.readouterr().out)
-    assert list(cfgs) == [name for name, arch in models.MODELS.items() if arch.table4] == ["paper", "dcgan", "mlp"]
-    assert {c["model"] for c in cfgs.values()} == {"paper", "dcgan", "mlp"}
+    table4 = ["paper", "dcgan", "mlp", "fastgan"]
+    assert list(cfgs) == [name for name, arch in models.MODELS.items() if arch.table4] == table4
+    assert {c["model"] for c in cfgs.values()} == set(table4)
     for c in cfgs.values():
         assert (c["iters"], c["batch_size"], c["resolution"], c["seed"]) == (7, 8, 64, 0)
         assert c["data"] == str(tmp_path / "data")
     assert cfgs["paper"]["loss"] == "wgan-clip" and cfgs["dcgan"]["loss"] == "bce"  # each preset's own recipe
+    assert cfgs["fastgan"]["loss"] == "hinge"
     rc = main(["table4", "--data", str(tmp_path / "data"), "--batch-size", "preset", "--dry-run"])
     assert rc == 0 and json.loads(capsys.readouterr().out)["dcgan"]["batch_size"] == 128
     # A model left out of Table 4 in train.models is left out here: no second list.
     monkeypatch.setitem(models.MODELS, "mlp", dataclasses.replace(models.MODELS["mlp"], table4=False))
     assert main(["table4", "--data", str(tmp_path / "data"), "--dry-run"]) == 0
-    assert list(json.loads(capsys.readouterr().out)) == ["paper", "dcgan"]
+    assert list(json.loads(capsys.readouterr().out)) == ["paper", "dcgan", "fastgan"]
 
 
 def test_table4_bad_data_folder_is_a_one_line_error(tmp_path, capsys):
