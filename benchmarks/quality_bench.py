@@ -88,6 +88,15 @@ def samples(run: Path, n: int) -> np.ndarray:
     return images.to_uint8(torch.cat(chunks))
 
 
+def hsv_share(run: Path) -> dict:
+    """Median and last share of the HSV term in the generator loss over the run's ticks (losses.csv's
+    share_hsv; runs trained before that column existed have none)."""
+    import csv
+    with open(run / "losses.csv", newline="") as f:
+        shares = [float(r["share_hsv"]) for r in csv.DictReader(f) if r.get("share_hsv") not in (None, "")]
+    return {"share_hsv_median": float(np.median(shares)), "share_hsv_last": shares[-1]} if shares else {}
+
+
 def real_set():
     """The demo set's originals at 64 px, their style ids and the style names."""
     from train.data import load_folder
@@ -166,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         fakes[name] = samples(args.runs_dir / name, args.n)
         rows[name] = {**evaluate(name, fakes[name], real, ctx, args),
                       "train_wall_s": timing[name]["wall_s"], "train_cpu_s": timing[name]["cpu_s"],
-                      "iterations": timing[name]["iterations"], "trained_at": timing[name].get("commit")}
+                      "iterations": timing[name]["iterations"], "trained_at": timing[name].get("commit"),
+                      **hsv_share(args.runs_dir / name)}
     if args.peer:
         fakes["peer"] = np.load(args.peer / "samples.npz")["images_u8"][: args.n]
         peer_info = json.loads((args.peer / "run.json").read_text())
@@ -218,7 +228,7 @@ def write_outputs(args, rows, fakes, real, real_row, timing, ctx, knn_acc, image
 
 def write_ablation(args, rows, fakes, real_row, images) -> None:
     cols = ("model", "c2st_auc", "lapswd_x1e3", "spectral_db", "hue_tv", "coloured_pixels", "paper_white",
-            "accent_images", "style_pools", "style_strokes", "style_splatter")
+            "accent_images", "style_pools", "style_strokes", "style_splatter", "share_hsv_median")
     table = [{c: real_row.get(c) for c in cols}]
     table += [{c: rows[k].get(c) for c in cols} for k in ("demo", "demo-hsv-off")]
     on, off = rows["demo"], rows["demo-hsv-off"]
@@ -229,7 +239,8 @@ def write_ablation(args, rows, fakes, real_row, images) -> None:
              f"off {off['paper_white']:.3f}",
              f"images with an accent colour: real {real_row['accent_images']:.3f}, on {on['accent_images']:.3f}, "
              f"off {off['accent_images']:.3f}",
-             "the HSV term's share of the generator loss per tick is in each run's losses.csv",
+             "share_hsv_median: the HSV term's median share of the generator loss over the run's ticks "
+             "(losses.csv's share_hsv; weight 0 gives 0)",
              "grids side by side: results/hsv_ablation/grids.png"]
     pics = args.results / "hsv_ablation"
     pics.mkdir(parents=True, exist_ok=True)
