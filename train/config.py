@@ -161,7 +161,8 @@ _HELP = {
     "drop_near_duplicates": "skip perceptual near-duplicates in --data (the same artwork resized, re-encoded or "
                             "slightly cropped; see python -m train prepare's data_report)",
     "dtype": "precision of the networks' forward passes: auto = bf16 autocast on GPUs with native bf16 "
-             "(compute capability >= 8.0), else fp32; losses, gradient penalty, HSV term and scores are fp32 "
+             "(compute capability >= 8.0), else fp32; bf16 = bf16 autocast, also on a CPU with native bf16 "
+             "(avx512_bf16/amx_bf16; opt-in there); losses, gradient penalty, HSV term and scores are fp32 "
              "either way (train.precision)",
     "w_rec": "weight of the critic's self-supervised reconstruction term (L1 of its decoders on the augmented "
              "real batch); only for a critic with decoders (--model fastgan)",
@@ -277,10 +278,13 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         ops = [o.strip() for o in cfg.diffaug_policy.split(",") if o.strip()]
         need(ops and set(ops) <= {"color", "translation", "cutout"},
              f"diffaug_policy: {cfg.diffaug_policy!r}; use a comma list of color, translation, cutout")
-    need(not (cfg.dtype == "bf16" and cfg.device == "cpu"), "dtype: bf16 autocast is for CUDA; use --dtype fp32 on CPU")
-    if cfg.dtype == "bf16" and cfg.device == "auto":
+    if cfg.dtype == "bf16" and cfg.device in ("cpu", "auto"):
         import torch
-        need(torch.cuda.is_available(), "dtype: bf16 autocast is for CUDA and no CUDA GPU is visible; use --dtype fp32")
+
+        from train.precision import cpu_native_bf16
+        need(cfg.device == "auto" and torch.cuda.is_available() or cpu_native_bf16(),
+             "dtype: bf16 autocast needs a CUDA GPU or a CPU with native bf16 instructions (avx512_bf16, "
+             "amx_bf16), and this machine has neither; use --dtype fp32")
     resolve_device(cfg.device)  # --device cuda without a GPU: a DeviceError naming the flag
     return cfg
 

@@ -18,8 +18,12 @@ one dtype in critic and generator steps alike. bf16 keeps fp32's exponent range,
 is needed. `auto` picks bf16 only on GPUs with native bf16 (compute capability >= 8.0: A100, H100,
 RTX 30xx and later); older GPUs (V100, T4) emulate bf16 slowly and train in fp32 instead. fp16 with
 a GradScaler is not offered: two optimisers and a penalty differentiated through the critic would
-each need their own scaling, none of which can be tested without such a GPU. bf16 on the CPU is
-refused until a measurement shows it is faster there.
+each need their own scaling, none of which can be tested without such a GPU.
+
+On the CPU, `auto` is fp32 and bf16 autocast is opt-in (`--dtype bf16`), offered only where the CPU
+has native bf16 instructions (the `avx512_bf16` or `amx_bf16` flags of /proc/cpuinfo: Intel Cooper
+Lake / Sapphire Rapids and later, AMD Zen 4 and later); elsewhere bf16 would be emulated, and slower.
+`benchmarks/train_bench.py` measures it per model beside fp32 (results/train_bench.md).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ import torch
 from inkwash.cli import UserError
 
 BF16_MIN_CAPABILITY = (8, 0)  # Ampere: native bf16 tensor cores
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bf16 arithmetic
 
 
 @dataclass(frozen=True)
@@ -55,17 +60,22 @@ def choose(device_type: str, dtype: str, capability: tuple[int, int] | None, bf1
         device_type: "cpu" or "cuda".
         dtype: "auto", "fp32" or "bf16" (the --dtype flag).
         capability: the CUDA compute capability (major, minor), None on the CPU.
-        bf16_supported: torch.cuda.is_bf16_supported() on that device.
+        bf16_supported: on CUDA, torch.cuda.is_bf16_supported() without emulation; on the CPU, whether
+            it has native bf16 instructions (`cpu_native_bf16()`).
     Raises:
-        UserError: bf16 asked for where it is not native (the CPU, a GPU before compute capability 8.0).
+        UserError: bf16 asked for where it is not native (a CPU without bf16 instructions, a GPU before
+            compute capability 8.0).
     """
     if dtype == "fp32":
         return Precision("fp32", "--dtype fp32", device_type)
     if device_type != "cuda":
         if dtype == "bf16":
-            raise UserError("dtype: bf16 autocast is for CUDA GPUs; use --dtype fp32 (or auto) on the CPU")
-        return Precision("fp32", "auto on the CPU: fp32 (bf16 autocast there is not measured to be faster)",
-                         device_type)
+            if not bf16_supported:
+                raise UserError("dtype: this CPU has no native bf16 instructions (" + " or ".join(CPU_BF16_FLAGS)
+                                + "), so bf16 autocast would be emulated and slower; use --dtype fp32 or auto")
+            return Precision("bf16-autocast", "--dtype bf16: the CPU has native bf16 instructions", device_type,
+                             bf16=True)
+        return Precision("fp32", "auto on the CPU: fp32 (bf16 autocast is opt-in there: --dtype bf16)", device_type)
     native = bool(bf16_supported) and capability is not None and tuple(capability) >= BF16_MIN_CAPABILITY
     cc = f"{capability[0]}.{capability[1]}" if capability is not None else "unknown"
     if native:
@@ -81,10 +91,24 @@ def choose(device_type: str, dtype: str, capability: tuple[int, int] | None, bf1
 def detect(device: torch.device, dtype: str) -> Precision:
     """`choose` with the facts of `device` as torch reports them."""
     if device.type != "cuda":
-        return choose(device.type, dtype, None, False)
+        return choose(device.type, dtype, None, device.type == "cpu" and cpu_native_bf16())
     capability = tuple(torch.cuda.get_device_capability(device))
     try:
         supported = torch.cuda.is_bf16_supported(including_emulation=False)
     except TypeError:  # torch < 2.4 has no including_emulation and counts only native support
         supported = torch.cuda.is_bf16_supported()
     return choose("cuda", dtype, capability, supported)
+
+
+def cpu_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has native bf16 arithmetic (a CPU_BF16_FLAGS flag in /proc/cpuinfo; False where
+    that file does not exist, e.g. macOS)."""
+    try:
+        text = open(cpuinfo, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return any(f in flags for f in CPU_BF16_FLAGS)

@@ -32,12 +32,34 @@ def test_bf16_asked_for_on_a_gpu_without_native_bf16_is_a_user_error(capability,
         choose("cuda", "bf16", capability, supported)
 
 
-def test_the_cpu_trains_in_fp32_and_refuses_bf16():
-    assert choose("cpu", "auto", None, False) == Precision(
-        "fp32", "auto on the CPU: fp32 (bf16 autocast there is not measured to be faster)", "cpu")
-    assert choose("cpu", "fp32", None, False).name == "fp32"
-    with pytest.raises(ValueError, match="^dtype: bf16 autocast is for CUDA"):
+def test_the_cpu_trains_in_fp32_by_default_and_bf16_only_where_native():
+    assert choose("cpu", "auto", None, True) == Precision(
+        "fp32", "auto on the CPU: fp32 (bf16 autocast is opt-in there: --dtype bf16)", "cpu")
+    assert choose("cpu", "fp32", None, True).name == "fp32"
+    p = choose("cpu", "bf16", None, True)
+    assert (p.name, p.bf16, p.device_type) == ("bf16-autocast", True, "cpu")
+    with pytest.raises(ValueError, match="^dtype: this CPU has no native bf16 instructions .*--dtype fp32"):
         choose("cpu", "bf16", None, False)
+
+
+@pytest.mark.parametrize("flags, native", [
+    ("fpu sse avx512f avx512_bf16 avx512_fp16", True),   # AMD Zen 4, Intel Cooper Lake
+    ("fpu avx512f amx_bf16 amx_tile", True),             # Intel Sapphire Rapids
+    ("fpu sse avx2 avx512f avx512bw", False),            # Skylake-X: avx512 without bf16
+])
+def test_cpu_native_bf16_reads_the_cpuinfo_flags(tmp_path, flags, native):
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: x\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    assert precision.cpu_native_bf16(str(info)) is native
+    assert precision.cpu_native_bf16(str(tmp_path / "missing")) is False  # macOS: no /proc/cpuinfo
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_refused_by_the_config(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_native_bf16", lambda: False)
+    with pytest.raises(ValueError, match="^dtype: bf16 autocast needs a CUDA GPU or a CPU with native bf16"):
+        config.resolve(dict(dtype="bf16", device="cpu"))
+    monkeypatch.setattr(precision, "cpu_native_bf16", lambda: True)
+    assert config.resolve(dict(dtype="bf16", device="cpu")).dtype == "bf16"
 
 
 def test_detect_reads_the_devices_capability_and_native_bf16_support(monkeypatch):
