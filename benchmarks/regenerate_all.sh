@@ -52,3 +52,9 @@ step "$PY" benchmarks/near_duplicates_bench.py
 step "$PY" benchmarks/analyst_screenshot.py
 step "$PY" benchmarks/study_load.py --levels 20,40,60
 step env STUDY_LOAD_APPEND=1 "$PY" benchmarks/study_load.py --levels 60 --db postgres --servers 2
+# Pictures that are not benchmarks: the study's respondent pages (taken by the browser tests) and the
+# demo set's contact sheet (written by prepare); their READMEs record command, commit and date by hand.
+step env STUDY_SCREENSHOTS_DIR=results/study_screenshots CI=true "$PY" -m pytest -q \
+  tests/study_app/test_browser.py tests/study_app/test_browser_integrity.py
+step "$PY" -m train prepare --out "$RUNS/contact" --resolution 128 --quiet
+cp "$RUNS/contact/contact_sheet.png" results/demo_contact_sheet.png
