@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -104,7 +105,7 @@ def cpu_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether this CPU has native bf16 arithmetic (a CPU_BF16_FLAGS flag in /proc/cpuinfo; False where
     that file does not exist, e.g. macOS)."""
     try:
-        text = open(cpuinfo, encoding="utf-8", errors="replace").read()
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
     flags = set()
