@@ -185,12 +185,26 @@ class WorkerPool(ProcessPoolExecutor):
             return super().submit(fn, *args, **kwargs)
 
 
-def worker_pool(workers: int, preload: str) -> WorkerPool:
+# Why this process's forkserver failed, once it has: later pools start their workers by spawn.
+# The forkserver is one server per process, reached through a socket and a pipe held here; if either
+# is lost (a library in this process closing a descriptor it does not own, the server killed),
+# every later pool on it fails at its first submit.
+_forkserver_failed: str | None = None
+
+
+def start_method() -> str:
+    """How new worker processes start: forkserver on POSIX (fast, no inherited threads) until it has
+    failed in this process, then spawn (a fresh interpreter per worker, no server to lose)."""
+    return "forkserver" if os.name == "posix" and _forkserver_failed is None else "spawn"
+
+
+def worker_pool(workers: int, preload: str, method: str | None = None) -> WorkerPool:
     """`workers` processes that never inherit a parent's torch/OpenMP threads (a fork after threads
-    start can deadlock): a forkserver preloading only the module `preload` (numpy, Pillow), never
-    __main__ (see _main_hidden)."""
-    ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-    if os.name == "posix":
+    start can deadlock): a forkserver preloading only the module `preload` (numpy, Pillow), or spawn
+    (`method`, default start_method()); never __main__ (see _main_hidden)."""
+    method = method or start_method()
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
         ctx.set_forkserver_preload([preload])
     return WorkerPool(max_workers=workers, mp_context=ctx)
 
@@ -205,21 +219,34 @@ def process_timed(path: str, opts: Options) -> tuple[dict, np.ndarray | None, fl
 def parallel_map(fn: Callable, jobs: list[tuple], workers: int, preload: str, chunksize: int = 1,
                  on_result: Callable[[object], None] | None = None) -> tuple[list, int]:
     """[fn(*job) for job in jobs] in `workers` processes (a worker_pool preloading `preload`, the
-    module that defines `fn`), or in this process when workers <= 1. A pool that cannot start or
-    breaks (no semaphores, a process limit, a killed worker) costs one warning: the jobs it did not
-    finish run here. Returns (results in job order, processes used); `on_result` sees each result."""
+    module that defines `fn`), or in this process when workers <= 1. A forkserver that fails to
+    start a worker (OSError or EOFError: its socket, its pipe or the server itself lost) is given up for this process and the jobs
+    it did not finish go to a spawn pool. A pool that cannot start or breaks (no semaphores, a
+    process limit, a killed worker) costs one warning: the jobs it did not finish run here.
+    Returns (results in job order, processes used); `on_result` sees each result."""
+    global _forkserver_failed
     results: list = []
-    if workers > 1 and len(jobs) > 1:
+    n = min(workers, len(jobs))
+    failures: list[str] = []
+    while n > 1:
+        method = start_method()
         try:
-            with worker_pool(min(workers, len(jobs)), preload) as ex:
-                for r in ex.map(fn, *zip(*jobs), chunksize=chunksize):
+            with worker_pool(n, preload, method) as ex:
+                for r in ex.map(fn, *zip(*jobs[len(results):]), chunksize=chunksize):
                     results.append(r)
                     if on_result is not None:
                         on_result(r)
-            return results, min(workers, len(jobs))
-        except (BrokenProcessPool, OSError, RuntimeError) as e:
-            log.warning("worker processes failed (%s: %s); running the remaining %d of %d jobs in this process",
-                        type(e).__name__, e, len(jobs) - len(results), len(jobs))
+            return results, n
+        except (BrokenProcessPool, OSError, EOFError, RuntimeError) as e:
+            failures.append(f"{type(e).__name__}: {e}")
+            if method == "forkserver" and isinstance(e, (OSError, EOFError)):
+                _forkserver_failed = failures[-1]
+                log.info("the forkserver failed (%s); worker processes start by spawn from now on", failures[-1])
+                continue
+            break
+    if failures:
+        log.warning("worker processes failed (%s); running the remaining %d of %d jobs in this process",
+                    "; before that ".join(reversed(failures)), len(jobs) - len(results), len(jobs))
     for job in jobs[len(results):]:
         results.append(fn(*job))
         if on_result is not None:

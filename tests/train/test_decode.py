@@ -2,10 +2,13 @@
 that never import torch or the caller's __main__, and the in-process fallback of a broken pool."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -58,9 +61,9 @@ def test_readme_loader_example_runs_in_a_plain_script_and_from_stdin(how, tmp_pa
     assert out["worker_modules"] == [None]  # neither torch nor the caller's script in a worker
 
 
-def _dying_pool(workers: int, preload: str) -> decode.WorkerPool:
+def _dying_pool(workers: int, preload: str, method: str | None = None) -> decode.WorkerPool:
     """A real pool whose every worker exits as it starts: map raises BrokenProcessPool."""
-    ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    ctx = multiprocessing.get_context(method or decode.start_method())
     return decode.WorkerPool(max_workers=workers, mp_context=ctx, initializer=os._exit, initargs=(3,))
 
 
@@ -83,3 +86,35 @@ def test_parallel_map_keeps_job_order_and_reports_the_processes_used():
     jobs = [(v,) for v in (-3, 5, -7, 11)]
     assert decode.parallel_map(abs, jobs, 1, "train.decode") == ([3, 5, 7, 11], 1)
     assert decode.parallel_map(abs, jobs, 2, "train.decode", on_result=lambda r: None) == ([3, 5, 7, 11], 2)
+
+
+def _forget_forkserver(fs) -> None:
+    """Kill and forget this process's forkserver, so the next pool starts a fresh one."""
+    if fs._forkserver_pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(fs._forkserver_pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(fs._forkserver_pid, 0)
+    fs._forkserver_pid = fs._forkserver_alive_fd = fs._forkserver_address = None
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the forkserver start method exists on POSIX only")
+def test_a_lost_forkserver_is_given_up_for_spawn_and_the_pool_still_runs(monkeypatch, caplog):
+    # What a CI run saw: the process's forkserver descriptor lost (OSError: Bad file descriptor,
+    # then Connection refused on every later pool). The pool must still run, on spawned workers.
+    monkeypatch.setattr(decode, "_forkserver_failed", None)
+    jobs = [(v,) for v in (-3, 5, -7, 11)]
+    fs = multiprocessing.forkserver._forkserver
+    assert decode.parallel_map(abs, jobs, 2, "train.decode") == ([3, 5, 7, 11], 2)
+    assert fs._forkserver_alive_fd is not None  # that pool ran on the forkserver
+    os.close(fs._forkserver_alive_fd)
+    try:
+        with caplog.at_level(logging.INFO, logger="train.decode"):
+            assert decode.parallel_map(abs, jobs, 2, "train.decode") == ([3, 5, 7, 11], 2)
+        assert decode.start_method() == "spawn" and decode._forkserver_failed  # why, kept for the process
+        notes = [r.getMessage() for r in caplog.records if r.name == "train.decode"]
+        assert len(notes) == 1 and "start by spawn from now on" in notes[0], notes
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert decode.parallel_map(abs, jobs, 2, "train.decode") == ([3, 5, 7, 11], 2)  # spawn straight away
+    finally:
+        _forget_forkserver(fs)
