@@ -38,6 +38,7 @@ class Table4Config:
     n: int = DEMO_N                    # generated images per model for the comparison
     batch_size: int | None = DEMO_BATCH  # batch size for every model; None = each preset's own
     device: str = "auto"               # auto | cpu | cuda, for training, sampling and features
+    dtype: str = "auto"                # training precision of every model (train --dtype: auto | fp32 | bf16 | fast)
     seed: int = 0                      # training seed and compare seed
     runs_dir: Path = Path("runs/table4")  # where the run folders go (one per model)
     out: Path = Path("results/table4_demo")  # compare output folder
@@ -64,7 +65,8 @@ def train_configs(cfg: Table4Config) -> list:
     out = []
     for name in table4_models():
         args = {"preset": name, "data": Path(data), "resolution": cfg.resolution, "iters": cfg.iters,
-                "seed": cfg.seed, "device": cfg.device, "out": Path(cfg.runs_dir), "name": name, "quiet": cfg.quiet}
+                "seed": cfg.seed, "device": cfg.device, "dtype": cfg.dtype, "out": Path(cfg.runs_dir), "name": name,
+                "quiet": cfg.quiet}
         if cfg.batch_size is not None:
             args["batch_size"] = cfg.batch_size
         out.append(resolve(args))
@@ -90,8 +92,8 @@ def table4_argv(cfg: Table4Config) -> list[str]:
     """The command line of `cfg` (recorded in the provenance)."""
     argv = ["python", "-m", "evalkit", "table4", "--resolution", str(cfg.resolution), "--iters", str(cfg.iters),
             "--n", str(cfg.n), "--batch-size", "preset" if cfg.batch_size is None else str(cfg.batch_size),
-            "--device", cfg.device, "--seed", str(cfg.seed), "--runs-dir", str(cfg.runs_dir), "--out", str(cfg.out),
-            "--pairs", str(cfg.pairs)]
+            "--device", cfg.device, "--dtype", cfg.dtype, "--seed", str(cfg.seed), "--runs-dir", str(cfg.runs_dir),
+            "--out", str(cfg.out), "--pairs", str(cfg.pairs)]
     for flag, value in (("--data", cfg.data), ("--inception-weights", cfg.inception_weights)):
         if value is not None:
             argv += [flag, str(value)]
@@ -139,6 +141,7 @@ def _batch(text: str) -> int | None:
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The arguments of `python -m evalkit table4`."""
+    from train.config import DTYPES
     from train.device import DEVICES
     d = Table4Config()
     p.add_argument("--data", type=Path, default=d.data, help="folder of real images (default: built-in demo set)")
@@ -148,6 +151,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_batch, default=d.batch_size,
                    help="batch size for every model, or 'preset' for each preset's own")
     p.add_argument("--device", choices=DEVICES, default=d.device, help="device")
+    p.add_argument("--dtype", choices=DTYPES, default=d.dtype,
+                   help="training precision of every model, as python -m train --dtype (fast: bf16 autocast "
+                        "wherever the device has it natively, CPU included, else fp32)")
     p.add_argument("--seed", type=int, default=d.seed, help="training and comparison seed")
     p.add_argument("--runs-dir", type=Path, default=d.runs_dir, help="folder for the run folders")
     p.add_argument("--out", type=Path, default=d.out, help="comparison output folder")

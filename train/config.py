@@ -20,7 +20,7 @@ LOSSES = ("wgan-clip", "wgan-gp", "bce", "hinge")
 HSV_LOSSES = ("swd", "moments", "off")
 HSV_SCALES = ("fixed", "relative")
 OPTIMIZERS = ("rmsprop", "adam")
-DTYPES = ("auto", "fp32", "bf16")
+DTYPES = ("auto", "fp32", "bf16", "fast")
 # The fields that fix the networks' shape: on --resume they come from the checkpoint's ModelSpec.
 ARCHITECTURE_FIELDS = ("model", "resolution", "latent_dim", "critic_norm", "conditional")
 
@@ -66,7 +66,7 @@ class TrainConfig:
     deterministic: bool = False     # deterministic kernels (PyTorch warns where it has none); slower
     seed: int = 0                   # seeds every random number generator
     device: str = "auto"            # auto | cpu | cuda
-    dtype: str = "auto"             # auto (bf16 autocast on GPUs with native bf16, else fp32) | fp32 | bf16
+    dtype: str = "auto"             # auto (bf16 autocast on GPUs with native bf16, else fp32) | fp32 | bf16 | fast
     compile: bool = False           # torch.compile the networks (CUDA)
     tick: int = 100                 # generator steps per tick: one losses.csv row and plot per tick
     grid_every: int = 5             # ticks between fixed-noise sample grids
@@ -162,7 +162,8 @@ _HELP = {
                             "slightly cropped; see python -m train prepare's data_report)",
     "dtype": "precision of the networks' forward passes: auto = bf16 autocast on GPUs with native bf16 "
              "(compute capability >= 8.0), else fp32; bf16 = bf16 autocast, also on a CPU with native bf16 "
-             "(avx512_bf16/amx_bf16; opt-in there); losses, gradient penalty, HSV term and scores are fp32 "
+             "(avx512_bf16/amx_bf16; opt-in there); fast = bf16 autocast wherever it is native, CPU included, else fp32 "
+             "(never refused; make demo uses it); losses, gradient penalty, HSV term and scores are fp32 "
              "either way (train.precision)",
     "w_rec": "weight of the critic's self-supervised reconstruction term (L1 of its decoders on the augmented "
              "real batch); only for a critic with decoders (--model fastgan)",

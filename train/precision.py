@@ -1,6 +1,6 @@
 """The numeric precision of each piece of a training step, chosen in one place.
 
-`--dtype auto|fp32|bf16` and the device's facts decide whether the networks' forward passes run
+`--dtype auto|fp32|bf16|fast` and the device's facts decide whether the networks' forward passes run
 under bf16 autocast; everything that must stay exact runs in fp32 whatever the choice:
 
 | piece                                   | bf16-autocast run            | fp32 run |
@@ -23,6 +23,8 @@ each need their own scaling, none of which can be tested without such a GPU.
 On the CPU, `auto` is fp32 and bf16 autocast is opt-in (`--dtype bf16`), offered only where the CPU
 has native bf16 instructions (the `avx512_bf16` or `amx_bf16` flags of /proc/cpuinfo: Intel Cooper
 Lake / Sapphire Rapids and later, AMD Zen 4 and later); elsewhere bf16 would be emulated, and slower.
+`fast` is bf16 autocast wherever the device has it natively, CPU included, and fp32 elsewhere: it
+never refuses, so a command line can use it on any machine (`make demo` does).
 `benchmarks/train_bench.py` measures it per model beside fp32 (results/train_bench.md).
 """
 from __future__ import annotations
@@ -59,7 +61,7 @@ def choose(device_type: str, dtype: str, capability: tuple[int, int] | None, bf1
 
     Args:
         device_type: "cpu" or "cuda".
-        dtype: "auto", "fp32" or "bf16" (the --dtype flag).
+        dtype: "auto", "fp32", "bf16" or "fast" (the --dtype flag).
         capability: the CUDA compute capability (major, minor), None on the CPU.
         bf16_supported: on CUDA, torch.cuda.is_bf16_supported() without emulation; on the CPU, whether
             it has native bf16 instructions (`cpu_native_bf16()`).
@@ -76,17 +78,23 @@ def choose(device_type: str, dtype: str, capability: tuple[int, int] | None, bf1
                                 + "), so bf16 autocast would be emulated and slower; use --dtype fp32 or auto")
             return Precision("bf16-autocast", "--dtype bf16: the CPU has native bf16 instructions", device_type,
                              bf16=True)
+        if dtype == "fast":
+            if bf16_supported:
+                return Precision("bf16-autocast", "--dtype fast: the CPU has native bf16 instructions", device_type,
+                                 bf16=True)
+            return Precision("fp32", "--dtype fast: this CPU has no native bf16 instructions; fp32", device_type)
         return Precision("fp32", "auto on the CPU: fp32 (bf16 autocast is opt-in there: --dtype bf16)", device_type)
     native = bool(bf16_supported) and capability is not None and tuple(capability) >= BF16_MIN_CAPABILITY
     cc = f"{capability[0]}.{capability[1]}" if capability is not None else "unknown"
     if native:
-        how = "--dtype bf16" if dtype == "bf16" else "auto"
+        how = f"--dtype {dtype}" if dtype in ("bf16", "fast") else "auto"
         return Precision("bf16-autocast", f"{how}: compute capability {cc} has native bf16", device_type, bf16=True)
     why = f"compute capability {cc}" + ("" if bf16_supported else ", torch.cuda.is_bf16_supported() is False")
     if dtype == "bf16":
         raise UserError(f"dtype: this GPU ({why}) has no native bf16 (needs compute capability >= 8.0); "
                         f"use --dtype auto or fp32")
-    return Precision("fp32", f"auto: {why} has no native bf16 (emulated bf16 is slower); fp32", device_type)
+    how = "--dtype fast" if dtype == "fast" else "auto"
+    return Precision("fp32", f"{how}: {why} has no native bf16 (emulated bf16 is slower); fp32", device_type)
 
 
 def detect(device: torch.device, dtype: str) -> Precision:

@@ -43,3 +43,11 @@ def test_table4_quiet_reaches_training_and_compare(tmp_path, capsys, synthetic_i
         assert main(["table4", "--data", str(tmp_path / "data"), "--dry-run", *flags]) == 0
         cfgs = json.loads(capsys.readouterr().out)
         assert {c["quiet"] for c in cfgs.values()} == {quiet}     # the training bar shows unless --quiet
+
+
+def test_table4_dtype_reaches_every_models_training_config(tmp_path, capsys, synthetic_images, write_images):
+    write_images(tmp_path / "data", synthetic_images(3, size=64))
+    for flags, dtype in (([], "auto"), (["--dtype", "fast"], "fast"), (["--dtype", "fp32"], "fp32")):
+        assert main(["table4", "--data", str(tmp_path / "data"), "--dry-run", *flags]) == 0
+        cfgs = json.loads(capsys.readouterr().out)
+        assert len(cfgs) == 4 and {c["dtype"] for c in cfgs.values()} == {dtype}

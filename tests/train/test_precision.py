@@ -19,7 +19,9 @@ from train.precision import Precision, choose
     ("auto", (7, 5), False, "fp32", "is_bf16_supported() is False"),                     # T4
     ("auto", (8, 0), False, "fp32", "no native bf16"),
     ("fp32", (9, 0), True, "fp32", "--dtype fp32"),
-], ids=["h100", "a100", "rtx30-bf16", "v100", "t4", "unsupported", "fp32-asked"])
+    ("fast", (9, 0), True, "bf16-autocast", "--dtype fast: compute capability 9.0 has native bf16"),
+    ("fast", (7, 0), True, "fp32", "--dtype fast: compute capability 7.0 has no native bf16"),  # never refused
+], ids=["h100", "a100", "rtx30-bf16", "v100", "t4", "unsupported", "fp32-asked", "fast-h100", "fast-v100"])
 def test_cuda_dtype_follows_capability_and_bf16_support(dtype, capability, supported, name, reason):
     p = choose("cuda", dtype, capability, supported)
     assert (p.name, p.bf16, p.device_type) == (name, name == "bf16-autocast", "cuda")
@@ -52,6 +54,16 @@ def test_cpu_native_bf16_reads_the_cpuinfo_flags(tmp_path, flags, native):
     info.write_text(f"processor\t: 0\nmodel name\t: x\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
     assert precision.cpu_native_bf16(str(info)) is native
     assert precision.cpu_native_bf16(str(tmp_path / "missing")) is False  # macOS: no /proc/cpuinfo
+
+
+def test_fast_is_bf16_wherever_native_and_fp32_elsewhere_never_refused(monkeypatch):
+    p = choose("cpu", "fast", None, True)
+    assert (p.name, p.bf16, p.reason) == ("bf16-autocast", True, "--dtype fast: the CPU has native bf16 instructions")
+    p = choose("cpu", "fast", None, False)
+    assert (p.name, p.bf16, p.reason) == ("fp32", False, "--dtype fast: this CPU has no native bf16 instructions; fp32")
+    for native in (False, True):  # the config accepts it on any machine
+        monkeypatch.setattr(precision, "cpu_native_bf16", lambda native=native: native)
+        assert config.resolve(dict(dtype="fast", device="cpu")).dtype == "fast"
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_refused_by_the_config(monkeypatch):
