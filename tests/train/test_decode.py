@@ -2,7 +2,6 @@
 that never import torch or the caller's __main__, and the in-process fallback of a broken pool."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import multiprocessing
@@ -89,12 +88,17 @@ def test_parallel_map_keeps_job_order_and_reports_the_processes_used():
 
 
 def _forget_forkserver(fs) -> None:
-    """Kill and forget this process's forkserver, so the next pool starts a fresh one."""
-    if fs._forkserver_pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(fs._forkserver_pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(fs._forkserver_pid, 0)
+    """Stop and forget this process's forkserver, so the next pool starts a fresh one. Its descriptor is
+    left alone (lost already, or soon reused by a file that is not ours to close)."""
+    pid = fs._forkserver_pid
+    if pid is not None:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped already: the pid is no longer ours to signal
+            done = pid
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
     fs._forkserver_pid = fs._forkserver_alive_fd = fs._forkserver_address = None
 
 
@@ -105,6 +109,7 @@ def test_a_lost_forkserver_is_given_up_for_spawn_and_the_pool_still_runs(monkeyp
     monkeypatch.setattr(decode, "_forkserver_failed", None)
     jobs = [(v,) for v in (-3, 5, -7, 11)]
     fs = multiprocessing.forkserver._forkserver
+    _forget_forkserver(fs)  # start from a fresh server, whatever earlier tests left
     assert decode.parallel_map(abs, jobs, 2, "train.decode") == ([3, 5, 7, 11], 2)
     assert fs._forkserver_alive_fd is not None  # that pool ran on the forkserver
     os.close(fs._forkserver_alive_fd)
