@@ -162,8 +162,8 @@ _HELP = {
                             "slightly cropped; see python -m train prepare's data_report)",
     "dtype": "precision of the networks' forward passes: auto = bf16 autocast on GPUs with native bf16 "
              "(compute capability >= 8.0), else fp32; bf16 = bf16 autocast, also on a CPU with native bf16 "
-             "(avx512_bf16/amx_bf16; opt-in there); fast = bf16 autocast wherever it is native, CPU included, else fp32 "
-             "(never refused; make demo uses it); losses, gradient penalty, HSV term and scores are fp32 "
+             "(avx512_bf16/amx_bf16; opt-in there); fast = bf16 autocast wherever it is native, CPU included, "
+             "else fp32 (never refused; make demo uses it); losses, gradient penalty, HSV term and scores are fp32 "
              "either way (train.precision)",
     "w_rec": "weight of the critic's self-supervised reconstruction term (L1 of its decoders on the augmented "
              "real batch); only for a critic with decoders (--model fastgan)",

@@ -220,9 +220,10 @@ def parallel_map(fn: Callable, jobs: list[tuple], workers: int, preload: str, ch
                  on_result: Callable[[object], None] | None = None) -> tuple[list, int]:
     """[fn(*job) for job in jobs] in `workers` processes (a worker_pool preloading `preload`, the
     module that defines `fn`), or in this process when workers <= 1. A forkserver that fails to
-    start a worker (OSError or EOFError: its socket, its pipe or the server itself lost) is given up for this process and the jobs
-    it did not finish go to a spawn pool. A pool that cannot start or breaks (no semaphores, a
-    process limit, a killed worker) costs one warning: the jobs it did not finish run here.
+    start a worker (OSError or EOFError: its socket, its pipe or the server itself lost) is given
+    up for this process, and the jobs it did not finish go to a spawn pool. A pool that cannot start
+    or breaks (no semaphores, a process limit, a killed worker) costs one warning: the jobs it did
+    not finish run here.
     Returns (results in job order, processes used); `on_result` sees each result."""
     global _forkserver_failed
     results: list = []
