@@ -129,17 +129,19 @@ PRESETS: dict[str, dict] = {
     # iterations), at FastGAN's own batch size of 8.
     "fastgan": dict(**FASTGAN_RECIPE, resolution=256, batch_size=8, iters=16_000, tick=100, grid_every=5,
                     ckpt_every=5),
-    # `python -m train`: FASTGAN_RECIPE at 64 px on the demo set, sized for 15 minutes on 2 idle CPU cores.
-    # Calibration, in single-thread process CPU-seconds (benchmarks/quality_bench.py holds the 15 minutes as
-    # 2 cores x 900 s = 1,800 of them): measured on the shared 2-core machine at load ~6 (OMP_NUM_THREADS=1,
-    # `python -m train --iters 60 | 120`), this recipe costs ~0.97 CPU-s per iteration at batch 16 (HSV term
-    # and reconstruction included), ~1.5 per tick (probe metric, grid, checkpoint, plot) and ~10 for set-up;
-    # the paper-demo recipe costs 1.12 per iteration by the same measure. 1,600 iterations at 40 per tick
-    # come to ~1,640 CPU-s: within 1,800 with room for the noise of a loaded machine. (A research figure of
-    # 0.49 CPU-s per iteration came from a batch-8 run: batch-8 runs measured 0.53, batch-16 runs 0.84-0.97.)
-    # The EMA's warm-up min(0.999, (1 + it) / (10 + it)) ends this run at an effective decay of 0.994.
-    "demo": dict(**FASTGAN_RECIPE, resolution=64, batch_size=16, iters=1600, hsv_pixels=8192, tick=40, grid_every=5,
-                 ckpt_every=5, n_grid=36),
+    # `python -m train`: FASTGAN_RECIPE at 64 px on the demo set, sized for 15 minutes on 2 idle CPU cores,
+    # under `--dtype fast` (bf16 autocast where the CPU or GPU has it natively, fp32 elsewhere).
+    # Calibration (benchmarks/quality_bench.py holds the 15 minutes as 2 cores x 900 s = 1,800 single-thread
+    # CPU-seconds): on the idle 2-core AMD EPYC (Zen 4, avx512_bf16) one bf16 thread costs 0.52 CPU-s per
+    # iteration at batch 16 (HSV term, reconstruction and ticks included): 2,000 iterations took 1,047 CPU-s.
+    # With 2 threads `make demo` trained 1,600 of them in 574 s wall on the Intel Xeon (0.36 s/iter), so 2,000
+    # come to ~720 s there; train_bench's 0.389 s/iter on the EPYC gives ~800 s. 2,000 rather than 1,600:
+    # at 1,600 the EMA samples were too smooth (spectral score 4.84 dB), at 2,000 (2.30 dB) the score is
+    # under half the paper-demo recipe's (results/quality_demo.md). On a CPU without native bf16 the run
+    # is fp32 and takes ~1.6x longer (results/train_bench.md), over the 15 minutes.
+    # The EMA's warm-up min(0.999, (1 + it) / (10 + it)) ends this run at an effective decay of 0.9955.
+    "demo": dict(**FASTGAN_RECIPE, resolution=64, batch_size=16, iters=2000, dtype="fast", hsv_pixels=8192,
+                 tick=40, grid_every=5, ckpt_every=5, n_grid=36),
     # The demo before FastGAN (kept unchanged): the paper architecture at 64 px, sized for 2 CPU cores.
     # Non-saturating BCE with one critic step (a WGAN needs n_critic 5 and many more steps), batch 16,
     # DiffAugment without colour jitter (colour fidelity is what the HSV term measures), G EMA.

@@ -41,7 +41,7 @@ def test_baseline_presets_train_as_their_papers(capsys):
 def test_no_arguments_is_the_demo_preset_on_the_demo_set(capsys):
     c = dry(capsys)
     assert c["preset"] == "demo" and c["data"] is None
-    assert (c["model"], c["resolution"], c["batch_size"], c["iters"]) == ("fastgan", 64, 16, 1600)
+    assert (c["model"], c["resolution"], c["batch_size"], c["iters"], c["dtype"]) == ("fastgan", 64, 16, 2000, "fast")
     assert (c["loss"], c["optimizer"], c["lr_g"], c["lr_d"], c["beta1"], c["beta2"], c["n_critic"]) == \
         ("hinge", "adam", 2e-4, 2e-4, 0.5, 0.999, 1)
     assert (c["w_rec"], c["diffaug"], c["diffaug_policy"], c["xflip"], c["ema"], c["ema_decay"]) == \
