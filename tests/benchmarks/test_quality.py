@@ -71,3 +71,15 @@ def test_cached_recomputes_only_when_the_key_changes(tmp_path):
     assert q.cached(tmp_path / "c.json", {"a": 1}, compute) == {"v": 1}
     assert q.cached(tmp_path / "c.json", {"a": 2}, compute) == {"v": 2}
     assert len(calls) == 2
+
+
+def test_the_cue_check_blur_removes_a_checkerboard_and_keeps_flat_tones():
+    from evalkit.spectral import radial_spectrum, ring_index
+    flat = np.full((4, 32, 32, 3), 180, np.uint8)
+    assert np.array_equal(q.blurred(flat), flat)              # a flat tone is left as it is
+    board = flat.copy()
+    board[:, ::2, ::2] = 60                                    # the checkerboard of stride-2 up-sampling
+    ring = ring_index(32)[16, 16]                              # its ring: (16, 16) cycles per image
+    before, after = radial_spectrum(board)[:, ring], radial_spectrum(q.blurred(board))[:, ring]
+    assert np.all(before - after > 30)                         # dB: the blur takes it out
+    assert abs(float(q.blurred(board).mean()) - float(board.mean())) < 1.0   # the mean tone stays
