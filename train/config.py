@@ -132,13 +132,12 @@ PRESETS: dict[str, dict] = {
     # `python -m train`: FASTGAN_RECIPE at 64 px on the demo set, sized for 15 minutes on 2 idle CPU cores,
     # under `--dtype fast` (bf16 autocast where the CPU or GPU has it natively, fp32 elsewhere).
     # Calibration (benchmarks/quality_bench.py holds the 15 minutes as 2 cores x 900 s = 1,800 single-thread
-    # CPU-seconds): on the idle 2-core AMD EPYC (Zen 4, avx512_bf16) one bf16 thread costs 0.52 CPU-s per
-    # iteration at batch 16 (HSV term, reconstruction and ticks included): 2,000 iterations took 1,047 CPU-s.
-    # With 2 threads `make demo` trained 1,600 of them in 574 s wall on the Intel Xeon (0.36 s/iter), so 2,000
-    # come to ~720 s there; train_bench's 0.389 s/iter on the EPYC gives ~800 s. 2,000 rather than 1,600:
-    # at 1,600 the EMA samples were too smooth (spectral score 4.84 dB), at 2,000 (2.30 dB) the score is
-    # under half the paper-demo recipe's (results/quality_demo.md). On a CPU without native bf16 the run
-    # is fp32 and takes ~1.6x longer (results/train_bench.md), over the 15 minutes.
+    # CPU-seconds): on the idle 2-core AMD EPYC (Zen 4, avx512_bf16) one bf16 thread trained these 2,000
+    # iterations in 1,023 CPU-s (fp32: 1,237), HSV term, reconstruction and ticks included; with 2 threads
+    # `make demo` trained them in 534 s wall (results/pipeline_bench.md). 2,000 rather than 1,600: at 1,600
+    # the EMA samples were too smooth (spectral score 4.84 dB), at 2,000 under bf16 2.29 dB, under half the
+    # paper-demo recipe's (fp32: 4.50; results/quality_demo.md). A CPU without native bf16 trains in fp32,
+    # 1.2x (one thread, quality_demo) to 1.6x (two threads, results/train_bench.md) slower per iteration.
     # The EMA's warm-up min(0.999, (1 + it) / (10 + it)) ends this run at an effective decay of 0.9955.
     "demo": dict(**FASTGAN_RECIPE, resolution=64, batch_size=16, iters=2000, dtype="fast", hsv_pixels=8192,
                  tick=40, grid_every=5, ckpt_every=5, n_grid=36),
